@@ -1,0 +1,295 @@
+/**
+ * Thin, checked wrappers over the libsodium primitives sotto uses (docs/PROTOCOL.md §2 "Primitives").
+ * Every length is checked here so that a wrong-sized input fails with an error naming the argument.
+ */
+import { DecryptionError, InvalidArgumentError, InvalidKeyError, SignatureError } from './errors.js'
+import { sodium } from './sodium.js'
+
+export const KEY_BYTES = 32
+export const AEAD_NONCE_BYTES = 24
+export const AEAD_TAG_BYTES = 16
+export const ED25519_PUBLIC_BYTES = 32
+export const ED25519_SECRET_BYTES = 64
+export const ED25519_SEED_BYTES = 32
+export const SIGNATURE_BYTES = 64
+export const X25519_BYTES = 32
+export const HMAC_SHA256_BYTES = 32
+export const MLKEM768_PUBLIC_BYTES = 1184
+export const MLKEM768_SECRET_BYTES = 2400
+export const MLKEM768_CIPHERTEXT_BYTES = 1088
+export const MLKEM768_SEED_BYTES = 64
+export const MLKEM768_SHARED_BYTES = 32
+
+/** Throws InvalidArgumentError unless `value` is a Uint8Array of exactly `length` bytes. */
+export function checkBytes(name: string, value: unknown, length?: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(`${name} must be a Uint8Array`)
+  if (length !== undefined && value.length !== length) {
+    throw new InvalidArgumentError(`${name} must be ${length} bytes, got ${value.length}`)
+  }
+}
+
+/** Cryptographically secure random bytes. */
+export function randomBytes(length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0) throw new InvalidArgumentError('length must be a non-negative integer')
+  return sodium.randombytes_buf(length)
+}
+
+/** Concatenates byte arrays. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
+/** UTF-8 encoding of a string (used for info strings and labels). */
+export function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text)
+}
+
+/** Constant-time equality of two byte arrays (false when the lengths differ). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  if (a.length === 0) return true
+  return sodium.memcmp(a, b)
+}
+
+/** True when every byte is zero, in constant time. */
+export function isZero(bytes: Uint8Array): boolean {
+  return sodium.is_zero(bytes)
+}
+
+/** Overwrites secret bytes with zeros. */
+export function wipe(bytes: Uint8Array | undefined): void {
+  if (bytes !== undefined && bytes.length > 0) sodium.memzero(bytes)
+}
+
+/** Lowercase hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return sodium.to_hex(bytes)
+}
+
+/** Bytes of a lowercase or uppercase hex string; throws InvalidArgumentError on bad hex. */
+export function fromHex(hex: string): Uint8Array {
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new InvalidArgumentError('not a hex string')
+  return sodium.from_hex(hex)
+}
+
+// --- Hashes and MACs -----------------------------------------------------------------------------
+
+/** SHA-256. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return sodium.crypto_hash_sha256(data)
+}
+
+/** SHA-512. */
+export function sha512(data: Uint8Array): Uint8Array {
+  return sodium.crypto_hash_sha512(data)
+}
+
+/** BLAKE2b with an output of 16..64 bytes, keyed when `key` (16..64 bytes) is given. */
+export function blake2b(data: Uint8Array, outLength = 32, key?: Uint8Array): Uint8Array {
+  if (!Number.isInteger(outLength) || outLength < 16 || outLength > 64) {
+    throw new InvalidArgumentError('outLength must be 16..64')
+  }
+  if (key !== undefined && (key.length < 16 || key.length > 64)) throw new InvalidArgumentError('key must be 16..64 bytes')
+  return sodium.crypto_generichash(outLength, data, key ?? null)
+}
+
+/** HMAC-SHA-256 (RFC 2104). Any key length is allowed, as in RFC 2104. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  checkBytes('key', key)
+  checkBytes('data', data)
+  // libsodium's one-shot crypto_auth_hmacsha256 requires a 32-byte key; the init/update/final API takes any length.
+  const state = sodium.crypto_auth_hmacsha256_init(key)
+  sodium.crypto_auth_hmacsha256_update(state, data)
+  return sodium.crypto_auth_hmacsha256_final(state)
+}
+
+/** Maximum HKDF-SHA-256 output: 255 blocks of 32 bytes (RFC 5869 §2.3). */
+export const HKDF_MAX_BYTES = 255 * HMAC_SHA256_BYTES
+
+/** HKDF-Extract (RFC 5869 §2.2). An empty salt means 32 zero bytes. */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  const s = salt.length === 0 ? new Uint8Array(HMAC_SHA256_BYTES) : salt
+  return hmacSha256(s, ikm)
+}
+
+/** HKDF-Expand (RFC 5869 §2.3). */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_MAX_BYTES) {
+    throw new InvalidArgumentError(`length must be 0..${HKDF_MAX_BYTES}`)
+  }
+  const out = new Uint8Array(length)
+  let previous = new Uint8Array(0)
+  let offset = 0
+  for (let counter = 1; offset < length; counter++) {
+    previous = hmacSha256(prk, concatBytes(previous, info, Uint8Array.of(counter))) as Uint8Array<ArrayBuffer>
+    const take = Math.min(previous.length, length - offset)
+    out.set(previous.subarray(0, take), offset)
+    offset += take
+  }
+  return out
+}
+
+/** HKDF-SHA-256 (RFC 5869): extract then expand. */
+export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkBytes('ikm', ikm)
+  checkBytes('salt', salt)
+  checkBytes('info', info)
+  return hkdfExpand(hkdfExtract(salt, ikm), info, length)
+}
+
+// --- AEAD ----------------------------------------------------------------------------------------
+
+/** XChaCha20-Poly1305 (IETF) encryption; returns ciphertext || 16-byte tag. */
+export function aeadEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
+  checkBytes('key', key, KEY_BYTES)
+  checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
+  checkBytes('plaintext', plaintext)
+  checkBytes('ad', ad)
+  return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key)
+}
+
+/** XChaCha20-Poly1305 (IETF) decryption; throws DecryptionError when authentication fails. */
+export function aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array {
+  checkBytes('key', key, KEY_BYTES)
+  checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
+  checkBytes('ciphertext', ciphertext)
+  checkBytes('ad', ad)
+  if (ciphertext.length < AEAD_TAG_BYTES) throw new DecryptionError('ciphertext shorter than the tag')
+  try {
+    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key)
+  } catch {
+    throw new DecryptionError('authentication failed')
+  }
+}
+
+// --- X25519 --------------------------------------------------------------------------------------
+
+/** X25519 public key of a 32-byte private scalar. */
+export function x25519Public(privateKey: Uint8Array): Uint8Array {
+  checkBytes('privateKey', privateKey, X25519_BYTES)
+  return sodium.crypto_scalarmult_base(privateKey)
+}
+
+/**
+ * X25519 shared secret. Throws InvalidKeyError for low-order public keys, which give an all-zero
+ * output (libsodium refuses those; the check is repeated here so the rule does not depend on it).
+ */
+export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  checkBytes('privateKey', privateKey, X25519_BYTES)
+  checkBytes('publicKey', publicKey, X25519_BYTES)
+  let shared: Uint8Array
+  try {
+    shared = sodium.crypto_scalarmult(privateKey, publicKey)
+  } catch {
+    throw new InvalidKeyError('X25519 public key of low order (all-zero shared secret)')
+  }
+  if (isZero(shared)) throw new InvalidKeyError('X25519 public key of low order (all-zero shared secret)')
+  return shared
+}
+
+// --- Ed25519 -------------------------------------------------------------------------------------
+
+/** Ed25519 key pair from a 32-byte seed: { publicKey (32), secretKey (64 = seed || public) }. */
+export function ed25519FromSeed(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  checkBytes('seed', seed, ED25519_SEED_BYTES)
+  const kp = sodium.crypto_sign_seed_keypair(seed)
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey }
+}
+
+/** Ed25519 detached signature (RFC 8032, deterministic). */
+export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  checkBytes('secretKey', secretKey, ED25519_SECRET_BYTES)
+  checkBytes('message', message)
+  return sodium.crypto_sign_detached(message, secretKey)
+}
+
+/**
+ * Ed25519 verification with libsodium's strict rules (canonical S, canonical and non-small-order
+ * R and A). Returns false instead of throwing for any bad signature or key.
+ */
+export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_BYTES) return false
+  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
+  checkBytes('message', message)
+  try {
+    return sodium.crypto_sign_verify_detached(signature, message, publicKey)
+  } catch {
+    return false
+  }
+}
+
+/** Like ed25519Verify but throws SignatureError naming `what` when the signature is bad. */
+export function ed25519VerifyOrThrow(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
+  if (!ed25519Verify(publicKey, message, signature)) throw new SignatureError(`bad signature on ${what}`)
+}
+
+// --- ML-KEM-768 (FIPS 203) -----------------------------------------------------------------------
+
+/** ML-KEM-768 key pair from a 64-byte seed (d || z). */
+export function mlkem768FromSeed(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  checkBytes('seed', seed, MLKEM768_SEED_BYTES)
+  const kp = sodium.crypto_kem_mlkem768_seed_keypair(seed)
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey }
+}
+
+/** ML-KEM-768 encapsulation; with `randomness` (32 bytes) it is deterministic (for test vectors). */
+export function mlkem768Encapsulate(
+  publicKey: Uint8Array,
+  randomness?: Uint8Array
+): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
+  checkBytes('publicKey', publicKey, MLKEM768_PUBLIC_BYTES)
+  try {
+    const r =
+      randomness === undefined
+        ? sodium.crypto_kem_mlkem768_enc(publicKey)
+        : sodium.crypto_kem_mlkem768_enc_deterministic(publicKey, randomness)
+    return { ciphertext: r.ciphertext, sharedSecret: r.sharedSecret }
+  } catch {
+    throw new InvalidKeyError('ML-KEM-768 public key rejected')
+  }
+}
+
+/** ML-KEM-768 decapsulation (implicit rejection: a bad ciphertext yields a pseudo-random secret). */
+export function mlkem768Decapsulate(secretKey: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  checkBytes('secretKey', secretKey, MLKEM768_SECRET_BYTES)
+  checkBytes('ciphertext', ciphertext, MLKEM768_CIPHERTEXT_BYTES)
+  try {
+    return sodium.crypto_kem_mlkem768_dec(ciphertext, secretKey)
+  } catch {
+    throw new InvalidKeyError('ML-KEM-768 decapsulation failed')
+  }
+}
+
+// --- Argon2id ------------------------------------------------------------------------------------
+
+/** Argon2id parameters as stored beside a wrapped key. */
+export interface Argon2idParams {
+  /** Operations limit (passes), >= 1. */
+  opsLimit: number
+  /** Memory limit in bytes, >= 8192. */
+  memLimit: number
+}
+
+/** Argon2id v1.3 (libsodium crypto_pwhash, 1 lane) of a passphrase and 16-byte salt. */
+export function argon2id(passphrase: Uint8Array, salt: Uint8Array, params: Argon2idParams, outLength = 32): Uint8Array {
+  checkBytes('passphrase', passphrase)
+  checkBytes('salt', salt, sodium.crypto_pwhash_SALTBYTES)
+  if (!Number.isInteger(params.opsLimit) || params.opsLimit < 1) throw new InvalidArgumentError('opsLimit must be >= 1')
+  if (!Number.isInteger(params.memLimit) || params.memLimit < 8192) throw new InvalidArgumentError('memLimit must be >= 8192')
+  return sodium.crypto_pwhash(
+    outLength,
+    passphrase,
+    salt,
+    params.opsLimit,
+    params.memLimit,
+    sodium.crypto_pwhash_ALG_ARGON2ID13
+  )
+}
