@@ -124,3 +124,23 @@ export interface SottoApi {
 
   relayUse(address: string): Promise<string[]>
 }
+
+/** Options to open a user's node (the daemon builds these from its flags and environment). */
+export interface SottoOptions {
+  /** Data directory. */
+  home: string
+  passphrase: string
+  /** libp2p listen multiaddrs; default `/ip4/0.0.0.0/tcp/0`. */
+  listen?: string[]
+  /** Bootstrap multiaddrs (with /p2p/ peer id). */
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN; default true. */
+  mdns?: boolean
+  /** Argon2id limits for the at-rest key (tests use the minimum; real use the default). */
+  argon2?: { opsLimit: number; memLimit: number }
+}
+
+/** A running user node: the API plus lifecycle. Made by `openSotto` in src/app/index.ts. */
+export interface SottoApp extends SottoApi {
+  stop(): Promise<void>
+}
