@@ -34,3 +34,12 @@ export class MalformedError extends CryptoError {}
 
 /** The passphrase did not unlock the wrapped key. */
 export class WrongPassphraseError extends CryptoError {}
+
+/** A padded plaintext is malformed: its length is not a bucket, or it does not end in 0x80 then zeros (§9). */
+export class PaddingError extends MalformedError {}
+
+/** A community message or statement belongs to another community or epoch than the one given (§8). */
+export class EpochMismatchError extends DecryptionError {}
+
+/** A community control statement was issued by a key that is not an admin of the community (§8). */
+export class UnauthorizedIssuerError extends CryptoError {}
