@@ -43,3 +43,9 @@ export class EpochMismatchError extends DecryptionError {}
 
 /** A community control statement was issued by a key that is not an admin of the community (§8). */
 export class UnauthorizedIssuerError extends CryptoError {}
+
+/** An initial header named a prekey (signed, one-time or ML-KEM) that the responder does not hold. */
+export class UnknownPrekeyError extends CryptoError {}
+
+/** An identity key was not the one expected (e.g. a prekey bundle signed by someone other than the contact). */
+export class UntrustedIdentityError extends CryptoError {}

@@ -293,3 +293,19 @@ export function argon2id(passphrase: Uint8Array, salt: Uint8Array, params: Argon
     sodium.crypto_pwhash_ALG_ARGON2ID13
   )
 }
+
+/**
+ * Throws InvalidKeyError when `publicKey` is an X25519 public key of low order (or any encoding libsodium
+ * refuses), i.e. one that would give an all-zero shared secret with every private key. Checked by a
+ * scalar multiplication with a fixed non-zero scalar: the clamped scalar is a multiple of the cofactor 8,
+ * so the product is zero exactly for the points of order 1, 2, 4 and 8.
+ */
+export function x25519CheckPublic(publicKey: Uint8Array, what = 'X25519 public key'): void {
+  checkBytes(what, publicKey, X25519_BYTES)
+  const probe = new Uint8Array(X25519_BYTES).fill(0x55)
+  try {
+    x25519(probe, publicKey)
+  } catch {
+    throw new InvalidKeyError(`${what} is of low order`)
+  }
+}
