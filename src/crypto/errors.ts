@@ -49,3 +49,6 @@ export class UnknownPrekeyError extends CryptoError {}
 
 /** An identity key was not the one expected (e.g. a prekey bundle signed by someone other than the contact). */
 export class UntrustedIdentityError extends CryptoError {}
+
+/** The operation is not possible in the object's current state (e.g. a ratchet responder sending first, a wiped state). */
+export class InvalidStateError extends CryptoError {}
