@@ -1,0 +1,176 @@
+/**
+ * A bounded, iterative pre-scan of protobuf bytes against a fixed schema (docs/PROTOCOL.md §11.1).
+ *
+ * The generated protons codecs skip unknown fields recursively (groups nest without limit) and allocate
+ * whatever a length prefix claims. So every decoder in src/protocol first runs {@link scanMessage}: it
+ * walks the bytes once, with no recursion driven by the input (nesting follows the schema, whose depth
+ * is fixed), and rejects anything but the canonical shape: known field numbers only, the declared wire
+ * type, no groups, varints of at most 10 bytes, lengths inside the buffer and under each field's limit,
+ * repeated fields under their count limit, singular fields at most once, fields in ascending order.
+ * Only then do the protons codecs decode, and the caller re-encodes and compares (canonical check).
+ */
+import { MalformedError, OversizedError, ProtocolError, UnsupportedVersionError } from './errors.js'
+
+/** Protobuf wire types used by sotto: varint (0) and length-delimited (2). Others are always rejected. */
+export const WIRE_VARINT = 0
+export const WIRE_LEN = 2
+
+/** The largest varint a protobuf encoder emits: 10 bytes (a 64-bit value). */
+export const MAX_VARINT_BYTES = 10
+
+/** What the scanner knows about one field. */
+export interface FieldRule {
+  /** Wire type 0 (varint) or 2 (length-delimited). */
+  wire: typeof WIRE_VARINT | typeof WIRE_LEN
+  /** Largest accepted length of a length-delimited field, in bytes. */
+  maxBytes?: number
+  /** When set, the field is repeated and may occur at most this many times. */
+  maxCount?: number
+  /** When set, the field is an embedded message, scanned with this schema. */
+  message?: MessageRule
+}
+
+/** The fields of one message, by field number. */
+export interface MessageRule {
+  name: string
+  fields: ReadonlyMap<number, FieldRule>
+}
+
+/** One field found by the scanner (top level only). */
+export interface ScannedField {
+  field: number
+  /** The varint's value for wire type 0 (as bigint, exact), undefined otherwise. */
+  value?: bigint
+  /** Offset and length of the payload for wire type 2. */
+  start: number
+  length: number
+}
+
+/** Reads a varint at `pos` within `end`; returns the value and the next position. Iterative, at most 10 bytes. */
+export function readVarint(bytes: Uint8Array, pos: number, end: number, what: string): [bigint, number] {
+  let value = 0n
+  let shift = 0n
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    if (pos >= end) throw new MalformedError(`${what}: truncated varint`)
+    const b = bytes[pos++]!
+    value |= BigInt(b & 0x7f) << shift
+    if ((b & 0x80) === 0) {
+      if (value >= 1n << 64n) throw new MalformedError(`${what}: varint exceeds 64 bits`)
+      return [value, pos]
+    }
+    shift += 7n
+  }
+  throw new MalformedError(`${what}: varint longer than ${MAX_VARINT_BYTES} bytes`)
+}
+
+/**
+ * Scans `bytes[start, end)` as a message of `rule`; returns its top-level fields in order.
+ * Nested messages are scanned in turn (depth bounded by the schema). Throws MalformedError or
+ * OversizedError, never anything else.
+ */
+export function scanMessage(bytes: Uint8Array, rule: MessageRule, start = 0, end = bytes.length): ScannedField[] {
+  // Work list instead of recursion on the call stack: each entry is one (sub)message to scan.
+  const out: ScannedField[] = []
+  const work: Array<{ rule: MessageRule; start: number; end: number; top: boolean }> = [
+    { rule, start, end, top: true }
+  ]
+  while (work.length > 0) {
+    const item = work.pop()!
+    const counts = new Map<number, number>()
+    let last = 0
+    let pos = item.start
+    while (pos < item.end) {
+      const [tag, afterTag] = readVarint(bytes, pos, item.end, item.rule.name)
+      if (tag > 0xffffffffn) throw new MalformedError(`${item.rule.name}: tag too large`)
+      pos = afterTag
+      const field = Number(tag >> 3n)
+      const wire = Number(tag & 7n)
+      const fr = item.rule.fields.get(field)
+      if (fr === undefined) throw new MalformedError(`${item.rule.name}: unknown field ${field}`)
+      if (wire !== fr.wire) throw new MalformedError(`${item.rule.name}: field ${field} has wire type ${wire}`)
+      if (field < last) throw new MalformedError(`${item.rule.name}: field ${field} out of order`)
+      const seen = (counts.get(field) ?? 0) + 1
+      counts.set(field, seen)
+      if (fr.maxCount === undefined) {
+        if (seen > 1) throw new MalformedError(`${item.rule.name}: field ${field} repeated`)
+      } else if (seen > fr.maxCount) {
+        throw new OversizedError(`${item.rule.name}: field ${field} occurs more than ${fr.maxCount} times`)
+      } else if (field !== last && seen > 1) {
+        throw new MalformedError(`${item.rule.name}: repeated field ${field} not contiguous`)
+      }
+      last = field
+      if (wire === WIRE_VARINT) {
+        const [value, next] = readVarint(bytes, pos, item.end, item.rule.name)
+        if (item.top) out.push({ field, value, start: pos, length: next - pos })
+        pos = next
+      } else {
+        const [len, next] = readVarint(bytes, pos, item.end, item.rule.name)
+        if (len > BigInt(item.end - next)) throw new MalformedError(`${item.rule.name}: field ${field} truncated`)
+        const length = Number(len)
+        if (fr.maxBytes !== undefined && length > fr.maxBytes) {
+          throw new OversizedError(`${item.rule.name}: field ${field} is ${length} bytes, limit ${fr.maxBytes}`)
+        }
+        if (item.top) out.push({ field, start: next, length })
+        if (fr.message !== undefined) work.push({ rule: fr.message, start: next, end: next + length, top: false })
+        pos = next + length
+      }
+    }
+  }
+  return out
+}
+
+/** Builds a MessageRule from a plain object literal of field rules. */
+export function messageRule(name: string, fields: Record<number, FieldRule>): MessageRule {
+  return { name, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) }
+}
+
+/**
+ * Runs a generated decoder, turning anything it throws into MalformedError (protons throws plain
+ * Errors and RangeErrors). ProtocolErrors pass through unchanged.
+ */
+export function guard<T>(what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    throw new MalformedError(`${what}: ${err instanceof Error ? err.message : 'undecodable'}`)
+  }
+}
+
+/** Constant-shape byte comparison used by the canonical-encoding checks. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Strict UTF-8 decoding (no replacement characters); a MalformedError on invalid input. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+export function checkUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    throw new MalformedError(`${what}: invalid UTF-8`)
+  }
+}
+
+/** The UTF-8 length of a string, in bytes. */
+export function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length
+}
+
+/**
+ * Reads the version of protobuf bytes whose field 1 is `uint32 version` (§11.1: canonical encodings
+ * start with it). Returns 0 when the first field is not field 1 (the version is absent, i.e. 0).
+ */
+export function peekVersion(bytes: Uint8Array, what: string): number {
+  if (bytes.length === 0 || bytes[0] !== 0x08) return 0
+  const [v] = readVarint(bytes, 1, bytes.length, what)
+  return v > 0xffffffffn ? 0xffffffff : Number(v)
+}
+
+/** Throws UnsupportedVersionError unless min <= version <= current. */
+export function checkVersion(what: string, version: number, min: number, current: number): void {
+  if (version < min) throw new UnsupportedVersionError(`${what} version ${version} is below the minimum ${min}`)
+  if (version > current) throw new UnsupportedVersionError(`${what} version ${version} is not supported`)
+}
