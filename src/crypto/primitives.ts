@@ -309,3 +309,22 @@ export function x25519CheckPublic(publicKey: Uint8Array, what = 'X25519 public k
     throw new InvalidKeyError(`${what} is of low order`)
   }
 }
+
+/** ML-KEM-768's modulus q (FIPS 203). */
+const MLKEM_Q = 3329
+
+/**
+ * Throws InvalidKeyError unless `publicKey` passes FIPS 203 §7.2's encapsulation-key check: the right length,
+ * and each 12-bit coefficient of its first 1152 bytes (three polynomials, 2 coefficients per 3 bytes) below q.
+ */
+export function mlkem768CheckPublic(publicKey: Uint8Array, what = 'ML-KEM-768 public key'): void {
+  checkBytes(what, publicKey, MLKEM768_PUBLIC_BYTES)
+  for (let i = 0; i < 1152; i += 3) {
+    const b0 = publicKey[i]!
+    const b1 = publicKey[i + 1]!
+    const b2 = publicKey[i + 2]!
+    if ((b0 | ((b1 & 0x0f) << 8)) >= MLKEM_Q || ((b1 >> 4) | (b2 << 4)) >= MLKEM_Q) {
+      throw new InvalidKeyError(`${what} is not reduced modulo q`)
+    }
+  }
+}

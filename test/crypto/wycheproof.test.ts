@@ -12,6 +12,7 @@ import {
   hmacSha256,
   isZero,
   mlkem768Decapsulate,
+  mlkem768CheckPublic,
   mlkem768Encapsulate,
   mlkem768FromSeed,
   toHex,
@@ -149,6 +150,8 @@ describe('Wycheproof ML-KEM-768', () => {
   it('deterministic encapsulation matches; malformed and unreduced keys are refused', () => {
     for (const [t] of allTests(load('mlkem_768_encaps_test.json'))) {
       const r = attempt(() => mlkem768Encapsulate(hex(t, 'ek'), hex(t, 'm')))
+      // sotto's own FIPS 203 §7.2 check (used when decoding bundles) agrees with libsodium's.
+      expect(attempt(() => mlkem768CheckPublic(hex(t, 'ek'))).ok, `tcId ${t.tcId}`).toBe(t.result === 'valid')
       if (t.result === 'valid') {
         expect(r.ok && { c: toHex(r.value.ciphertext), k: toHex(r.value.sharedSecret) }, `tcId ${t.tcId}`).toEqual({
           c: t['c'],
