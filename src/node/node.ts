@@ -109,6 +109,8 @@ export interface NodeEvents {
 
 /** Result of `publish`. */
 export interface PublishResult {
+  /** The message id (PROTOCOL.md 14.2), lowercase hex: what receivers see as `NodeMessage.id`. */
+  id: string
   /** How many peers the message was sent to (0 when no peer is subscribed yet: nothing was sent). */
   recipients: number
   /** True when the same bytes were already published or seen on this topic recently (not re-sent). */
@@ -275,8 +277,11 @@ async function checkRecord(
 type AnyListener = (detail: never) => void
 
 interface GossipsubScoring {
-  score: { params: { topics: Record<string, TopicScoreParams> } }
-  getScore(peerId: string): number
+  score: {
+    params: { topics: Record<string, TopicScoreParams> }
+    scoreCache?: Map<string, unknown>
+    score(peerId: string): number
+  }
 }
 
 class SottoNodeImpl implements SottoNode {
@@ -318,7 +323,8 @@ class SottoNodeImpl implements SottoNode {
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('gossipsub:message', (e: CustomEvent<GossipsubMessage>) => {
       const { msg, msgId, propagationSource } = e.detail
-      this.emit('message', { topic: msg.topic, data: msg.data, id: msgId, from: propagationSource.toString() })
+      const data = new Uint8Array(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength)
+      this.emit('message', { topic: msg.topic, data, id: msgId, from: propagationSource.toString() })
     })
     pubsub.addEventListener('subscription-change', (e) => {
       const peerId = e.detail.peerId.toString()
@@ -460,16 +466,17 @@ class SottoNodeImpl implements SottoNode {
         if (options.signal?.aborted === true) throw err
       }
     }
+    const id = toHex(messageId(topic, data))
     try {
       const res = await this.libp2p.services.pubsub.publish(topic, data)
       const recipients = res.recipients.filter((p) => !p.equals(this.libp2p.peerId)).length
       log('published %d bytes on %s to %d peers', data.length, topic, recipients)
-      return { recipients, duplicate: false }
+      return { id, recipients, duplicate: false }
     } catch (err) {
       const message = err instanceof Error ? err.message : ''
       // Nothing is recorded as seen in this case, so the same bytes can be published again later.
-      if (message.includes('NoPeersSubscribedToTopic')) return { recipients: 0, duplicate: false }
-      if (message.includes('PublishError.Duplicate')) return { recipients: 0, duplicate: true }
+      if (message.includes('NoPeersSubscribedToTopic')) return { id, recipients: 0, duplicate: false }
+      if (message.includes('PublishError.Duplicate')) return { id, recipients: 0, duplicate: true }
       throw err
     }
   }
@@ -510,7 +517,10 @@ class SottoNodeImpl implements SottoNode {
   }
 
   peerScore(peerId: string): number {
-    return this.gossipsubScoring.getScore(peerId)
+    // Gossipsub caches scores for a heartbeat; drop the entry so the answer reflects what just happened.
+    const scorer = this.gossipsubScoring.score
+    scorer.scoreCache?.delete(peerId)
+    return scorer.score(peerId)
   }
 
   /** The gossipsub implementation exposes its scorer, though its interface type does not. */
