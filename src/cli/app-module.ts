@@ -1,0 +1,59 @@
+/**
+ * Loads the app layer (src/app/index.ts) at run time. The CLI is built against the contract in
+ * src/app/api.ts; loading the module dynamically keeps commands that do not need the app (help,
+ * version, talking to a daemon) working in any build, and says clearly when a piece is missing.
+ */
+import type { IdView, SottoApp, SottoOptions } from '../app/api.js'
+import { CliError } from './errors.js'
+
+/** Options of the always-on ciphertext relay (`sotto relay`). */
+export interface RelayOptions {
+  home: string
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  /** Topic ids (hex) whose ciphertext the relay keeps and serves. */
+  serve?: string[]
+  passphrase?: string
+  argon2?: { opsLimit: number; memLimit: number }
+}
+
+/** A running relay. */
+export interface RelayHandle {
+  peerId: string
+  addresses: string[]
+  stop(): Promise<void>
+}
+
+/** What the CLI uses from src/app/index.ts. */
+export interface AppModule {
+  initSotto(options: SottoOptions & { name?: string }): Promise<IdView>
+  openSotto(options: SottoOptions): Promise<SottoApp>
+  runRelay?: (options: RelayOptions) => Promise<RelayHandle>
+}
+
+/** Where the app's entry point is, relative to this file (src/cli -> src/app, dist/cli -> dist/app). */
+const APP_ENTRY = '../app/index.js'
+
+let cached: Promise<AppModule> | undefined
+
+/** Imports the app layer once; fails with a clear CliError when this build has none. */
+export function loadApp(): Promise<AppModule> {
+  cached ??= (async () => {
+    let mod: Partial<AppModule>
+    try {
+      mod = (await import(APP_ENTRY)) as Partial<AppModule>
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes('app/index.js')) {
+        throw new CliError('this build of sotto has no app layer yet (src/app/index.ts)')
+      }
+      throw err
+    }
+    if (typeof mod.initSotto !== 'function' || typeof mod.openSotto !== 'function') {
+      throw new CliError('this build of sotto has an incomplete app layer (initSotto/openSotto missing)')
+    }
+    return mod as AppModule
+  })()
+  return cached
+}
