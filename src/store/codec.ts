@@ -1,0 +1,155 @@
+/**
+ * Record keys and value encoding of the store (docs/PROTOCOL.md §10.4, §10.5). Pure functions over bytes.
+ */
+import { blindKey, type DatabaseKey } from '../crypto/atrest.js'
+import { concatBytes, utf8 } from '../crypto/primitives.js'
+import { InvalidStoreValueError } from './errors.js'
+import type { StoreValue } from './types.js'
+
+/** Namespace bytes: the first byte of every record key (§10.5). */
+export const NS = {
+  /** Plaintext metadata: schema version and wrapped database key. */
+  meta: 0x00,
+  local: 0x01,
+  contact: 0x02,
+  contactName: 0x03,
+  contactKey: 0x04,
+  session: 0x05,
+  community: 0x06,
+  communityName: 0x07,
+  communityData: 0x08,
+  conversation: 0x09,
+  message: 0x0a,
+  messageId: 0x0b,
+  outbox: 0x0c,
+  topic: 0x0d,
+  envelope: 0x0e,
+  envelopeId: 0x0f,
+  seen: 0x10
+} as const
+
+/** Sub-namespaces under `communityData || B(community, id)`. */
+export const COMMUNITY_SUB = { epoch: 0x01, member: 0x02, chain: 0x03 } as const
+
+const NS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NS).map(([k, v]) => [v, k]))
+
+/** A readable name of a record key's namespace (for error messages; never the key itself). */
+export function namespaceName(key: Uint8Array): string {
+  return NS_NAMES[key[0] ?? -1] ?? 'unknown'
+}
+
+/** Plaintext metadata keys. */
+export const META_VERSION_KEY = concatBytes(Uint8Array.of(NS.meta), utf8('version'))
+export const META_DBKEY_KEY = concatBytes(Uint8Array.of(NS.meta), utf8('dbkey'))
+
+/** Names of the local singleton records (`0x01 || name`). */
+export type LocalName = 'identity' | 'prekeys' | 'peer-key' | 'settings' | 'schema'
+
+/** `0x01 || name`: local singletons (fixed names reveal nothing). */
+export function localKey(name: LocalName): Uint8Array {
+  return concatBytes(Uint8Array.of(NS.local), utf8(name))
+}
+
+/** `ns || parts...`. */
+export function recordKey(ns: number, ...parts: Uint8Array[]): Uint8Array {
+  return concatBytes(Uint8Array.of(ns), ...parts)
+}
+
+/** u32be. */
+export function u32(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidStoreValueError(`not a u32: ${n}`)
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, n)
+  return out
+}
+
+/** u64be of a non-negative safe integer. */
+export function u64(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidStoreValueError(`not a non-negative safe integer: ${n}`)
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  return out
+}
+
+/** Reads a u64be at `offset` as a number. */
+export function readU64(bytes: Uint8Array, offset: number): number {
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset))
+}
+
+/** Reads a u32be at `offset`. */
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset)
+}
+
+/** The smallest key greater than every key starting with `prefix` (for exclusive range ends). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(prefix)
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] !== 0xff) {
+      out[i] = (out[i] as number) + 1
+      return out.subarray(0, i + 1)
+    }
+  }
+  // All 0xff: no finite upper bound; a key one byte longer than any we make works as one.
+  return concatBytes(prefix, new Uint8Array(64).fill(0xff))
+}
+
+/** Blinded component `B(parts)` (§10.3). */
+export function blind(dbKey: DatabaseKey, ...parts: Array<string | Uint8Array>): Uint8Array {
+  return blindKey(dbKey, parts)
+}
+
+// --- Values (§10.4) ------------------------------------------------------------------------------
+
+/** Tag byte: the value is raw bytes. */
+export const TAG_BYTES = 0x00
+/** Tag byte: the value is UTF-8 JSON, with byte strings as {"$bytes": base64}. */
+export const TAG_JSON = 0x01
+const BYTES_KEY = '$bytes'
+
+function toJsonable(value: StoreValue, path: string): unknown {
+  if (value instanceof Uint8Array) return { [BYTES_KEY]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InvalidStoreValueError(`${path} is not a finite number`)
+    return value
+  }
+  if (Array.isArray(value)) return value.map((v, i) => toJsonable(v, `${path}[${i}]`))
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      if (k === BYTES_KEY) throw new InvalidStoreValueError(`${path} uses the reserved key ${BYTES_KEY}`)
+      if (v === undefined) continue
+      out[k] = toJsonable(v, `${path}.${k}`)
+    }
+    return out
+  }
+  throw new InvalidStoreValueError(`${path} cannot be stored (${typeof value})`)
+}
+
+function fromJsonable(value: unknown): StoreValue {
+  if (Array.isArray(value)) return value.map(fromJsonable)
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>
+    const b = obj[BYTES_KEY]
+    if (typeof b === 'string' && Object.keys(obj).length === 1) return new Uint8Array(Buffer.from(b, 'base64'))
+    const out: Record<string, StoreValue> = {}
+    for (const [k, v] of Object.entries(obj)) out[k] = fromJsonable(v)
+    return out
+  }
+  return value as StoreValue
+}
+
+/** Encodes a value to its plaintext bytes: `0x00 || bytes` or `0x01 || UTF-8 JSON`. */
+export function encodeValue(value: StoreValue): Uint8Array {
+  if (value instanceof Uint8Array) return concatBytes(Uint8Array.of(TAG_BYTES), value)
+  return concatBytes(Uint8Array.of(TAG_JSON), utf8(JSON.stringify(toJsonable(value, 'value'))))
+}
+
+/** Decodes plaintext bytes made by encodeValue. */
+export function decodeValue(plain: Uint8Array): StoreValue {
+  const tag = plain[0]
+  if (tag === TAG_BYTES) return new Uint8Array(plain.subarray(1))
+  if (tag === TAG_JSON) return fromJsonable(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain.subarray(1))))
+  throw new InvalidStoreValueError(`unknown value tag ${tag}`)
+}
