@@ -22,7 +22,7 @@ interface Sent {
 }
 
 /** Seals `counts[s]` messages from each sender s. */
-function sendAll(counts: number[]): Sent[] {
+function sendAll(counts: readonly number[]): Sent[] {
   const out: Sent[] = []
   counts.forEach((n, s) => {
     const who = senders[s]!
@@ -90,7 +90,7 @@ describe('community chains: properties', () => {
           }
           for (const [which, at, delta, resignIt] of tampers) {
             const original = sent[which % sent.length]!.sealed
-            let bad = original.slice()
+            let bad: Uint8Array = original.slice()
             // With re-signing the topic signature is recomputed, so flips inside it would be undone.
             const span = resignIt ? bad.length - 64 : bad.length
             bad[at % span] = (bad[at % span]! + delta) & 0xff
