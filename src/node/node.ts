@@ -573,7 +573,10 @@ class SottoNodeImpl implements SottoNode {
       throw new RecordRejectedError('value: refused by the local validator', { cause: err })
     }
     if (this.dhtSize() === 0) {
+      // kad-dht would store it locally and then wait for peers until the time limit: store it and return.
+      await this.datastore.put(storedRecordKey(k), new KadRecord(k, value, new Date()).serialize())
       log('putRecord: no DHT peers, record kept locally only')
+      return 0
     }
     const accepted = new Set<string>()
     const signal = withTimeout(options.signal, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
@@ -600,6 +603,10 @@ class SottoNodeImpl implements SottoNode {
     const add = (v: Uint8Array): void => {
       if (!found.some((f) => equalBytes(f, v))) found.push(v)
     }
+    // The local copy first: kad-dht yields it only at the end of a network query that may time out.
+    const local = await storedRecord(this.datastore, k)
+    if (local != null) add(local)
+    if (this.dhtSize() === 0) return this.bestRecord(type, k, found)
     const signal = withTimeout(options.signal, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     // Records are collected from the raw responses (already checked by kad-dht) rather than from the
     // final VALUE event alone: kad-dht throws away its answer when sending a correction to a stale peer fails.
@@ -608,6 +615,11 @@ class SottoNodeImpl implements SottoNode {
       if (ev.name === 'VALUE') add(ev.value)
       return true
     })
+    return this.bestRecord(type, k, found)
+  }
+
+  /** The best of `found` that passes the record check, by the type's selector. */
+  private async bestRecord(type: RecordType, k: Uint8Array, found: Uint8Array[]): Promise<Uint8Array | undefined> {
     const valid: Uint8Array[] = []
     for (const v of found) {
       try {
