@@ -39,7 +39,7 @@ function encodeParts(parts: Part[]): Uint8Array {
 }
 
 /** Builds the vector file's JSON text. */
-export function buildAtrestVectors(): string {
+function buildAtrestVectors(): string {
   const dbKey = seed('db-key', 32)
   const salt = seed('salt', 16)
   const wrapNonce = seed('wrap-nonce', 24)
