@@ -246,7 +246,7 @@ export interface CommunityInvite {
   version: number
   communityId: Uint8Array<ArrayBuffer>
   name: string
-  epoch: bigint
+  epoch: number
   epochKey: Uint8Array<ArrayBuffer>
   adminKeys: Uint8Array<ArrayBuffer>[]
   addresses: Uint8Array<ArrayBuffer>[]
@@ -277,9 +277,9 @@ export namespace CommunityInvite {
           w.string(obj.name)
         }
 
-        if ((obj.epoch != null && obj.epoch !== 0n)) {
+        if ((obj.epoch != null && obj.epoch !== 0)) {
           w.uint32(32)
-          w.uint64(obj.epoch)
+          w.uint32(obj.epoch)
         }
 
         if ((obj.epochKey != null && obj.epochKey.byteLength > 0)) {
@@ -309,7 +309,7 @@ export namespace CommunityInvite {
           version: 0,
           communityId: uint8ArrayAlloc(0),
           name: '',
-          epoch: 0n,
+          epoch: 0,
           epochKey: uint8ArrayAlloc(0),
           adminKeys: [],
           addresses: []
@@ -334,7 +334,7 @@ export namespace CommunityInvite {
               break
             }
             case 4: {
-              obj.epoch = reader.uint64()
+              obj.epoch = reader.uint32()
               break
             }
             case 5: {
@@ -401,7 +401,7 @@ export namespace CommunityInvite {
             case 4: {
               yield {
                 field: `${prefix}.epoch`,
-                value: reader.uint64()
+                value: reader.uint32()
               }
               break
             }
@@ -471,7 +471,7 @@ export namespace CommunityInvite {
 
   export interface CommunityInviteEpochFieldEvent {
     field: '$.epoch'
-    value: bigint
+    value: number
   }
 
   export interface CommunityInviteEpochKeyFieldEvent {
