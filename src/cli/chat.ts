@@ -92,7 +92,7 @@ export class ChatModel {
   /** Finds a conversation by exact name, or by unique prefix. */
   find(name: string): string | undefined {
     if (this.conversations.has(name)) return name
-    const hits = this.names().filter((n) => n.startsWith(name) || n === `#${name}`)
+    const hits = this.names().filter((n) => n.startsWith(name) || n.startsWith(`#${name}`))
     return hits.length === 1 ? hits[0] : undefined
   }
 }

@@ -1,0 +1,164 @@
+import { PassThrough } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { type ChatIo, ChatModel, runChat } from '../../src/cli/chat.js'
+import { DaemonNotRunningError } from '../../src/cli/errors.js'
+import { FakeConnection } from './fake-api.js'
+
+interface Screen {
+  io: ChatIo
+  input: PassThrough & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown }
+  text: () => string
+  interrupt: () => void
+}
+
+function screen(tty: boolean): Screen {
+  let text = ''
+  const input = new PassThrough() as Screen['input']
+  const handlers = new Set<() => void>()
+  if (tty) {
+    input.isTTY = true
+    input.setRawMode = () => input
+  }
+  return {
+    input,
+    text: () => text,
+    interrupt: () => {
+      for (const h of handlers) h()
+    },
+    io: {
+      input,
+      output: { write: (s: string) => (text += s), columns: 60, rows: 12 },
+      tty,
+      onInterrupt(h) {
+        handlers.add(h)
+        return () => handlers.delete(h)
+      }
+    }
+  }
+}
+
+async function fixture(): Promise<FakeConnection> {
+  const api = new FakeConnection()
+  await api.contactAdd('invite:bob')
+  await api.contactAdd('invite:carol')
+  await api.communityCreate('garden')
+  api.receive('bob', 'bob', 'hi there')
+  api.receive('carol', 'carol', 'one')
+  api.receive('carol', 'carol', 'two')
+  await api.send('bob', 'earlier reply')
+  return api
+}
+
+describe('ChatModel', () => {
+  it('orders contacts before communities and counts unread outside the current conversation', () => {
+    const m = new ChatModel()
+    m.current = 'bob'
+    const base = { sentAt: 1, receivedAt: 1, text: 't', status: 'received' as const }
+    m.upsert({ ...base, id: '1', conversation: '#garden', from: 'x' })
+    m.upsert({ ...base, id: '2', conversation: 'bob', from: 'bob' })
+    m.upsert({ ...base, id: '3', conversation: 'alice', from: 'alice' })
+    expect(m.names()).toEqual(['alice', 'bob', '#garden'])
+    expect(m.conversation('alice').unread).toBe(1)
+    expect(m.conversation('bob').unread).toBe(0)
+    expect(m.upsert({ ...base, id: '3', conversation: 'alice', from: 'alice' })).toEqual({ isNew: false, changed: false })
+    expect(m.neighbour(1)).toBe('#garden')
+    expect(m.find('gar')).toBe('#garden')
+    expect(m.find('garden')).toBe('#garden')
+  })
+})
+
+describe('chat, plain mode driven through stdin', () => {
+  it('shows conversations with unread counts, sends, shows delivery marks, switches and quits', async () => {
+    const api = await fixture()
+    const s = screen(false)
+    const done = runChat(api, s.io, { to: 'bob' })
+    await expect.poll(s.text).toContain('* talking in bob')
+    expect(s.text()).toContain('* conversations: bob, carol (2 unread), #garden')
+    expect(s.text()).toContain('[bob] bob: hi there')
+    expect(s.text()).toContain('[bob] me: earlier reply ✓')
+
+    s.input.write('how are you?\n')
+    await expect.poll(s.text).toContain('[bob] me: how are you? ✓\n')
+    expect(api.calls.filter((c) => c.method === 'send').at(-1)!.args).toEqual(['bob', 'how are you?'])
+    api.deliverAll()
+    await expect.poll(s.text).toContain('[bob] me: how are you? ✓✓\n')
+
+    api.receive('carol', 'carol', 'three')
+    await expect.poll(s.text).toContain('[carol] carol: three')
+    s.input.write('/list\n')
+    await expect.poll(s.text).toContain('carol (3 unread)')
+    s.input.write('/switch carol\n')
+    await expect.poll(s.text).toContain('* talking in carol')
+    expect(api.calls.some((c) => c.method === 'markRead' && c.args[0] === 'carol')).toBe(true)
+    s.input.write('/bogus\n')
+    await expect.poll(s.text).toContain('* unknown command /bogus')
+    s.input.write('/switch nobody\n')
+    await expect.poll(s.text).toContain('* no conversation named nobody')
+    s.input.write('/quit\n')
+    await done
+    expect(s.text().trim().split('\n').at(-1)).toBe('* bye')
+  })
+
+  it('shows contact requests and accepts them', async () => {
+    const api = await fixture()
+    api.contacts.set('dave', { name: 'dave', fingerprint: 'dd', state: 'request', verified: false, identityChanged: false })
+    const s = screen(false)
+    const done = runChat(api, s.io)
+    await expect.poll(s.text).toContain('* contact request from dave: /accept dave')
+    s.input.write('/accept dave\n')
+    await expect.poll(s.text).toContain('* accepted dave')
+    expect(api.contacts.get('dave')!.state).toBe('accepted')
+    s.input.end()
+    await done
+  })
+
+  it('reports send errors as a notice and keeps going', async () => {
+    const api = await fixture()
+    const s = screen(false)
+    const done = runChat(api, s.io, { to: 'nobody' })
+    s.input.write('hello?\n')
+    await expect.poll(s.text).toContain('* error: no contact named nobody')
+    s.interrupt()
+    await done
+  })
+
+  it('ends with DaemonNotRunningError when the daemon goes away', async () => {
+    const api = await fixture()
+    const s = screen(false)
+    const done = runChat(api, s.io)
+    await expect.poll(s.text).toContain('* talking in')
+    api.drop()
+    await expect(done).rejects.toBeInstanceOf(DaemonNotRunningError)
+  })
+})
+
+describe('chat, screen mode driven by keystrokes', () => {
+  it('draws header, scrollback and input; Enter sends, Tab switches, Ctrl-C quits', async () => {
+    const api = await fixture()
+    const s = screen(true)
+    const done = runChat(api, s.io, { to: 'bob' })
+    await expect.poll(s.text).toContain('bob> ')
+    // Alternate screen, header with the current conversation in inverse video and unread counts.
+    expect(s.text()).toContain('\u001b[?1049h')
+    expect(s.text()).toContain('\u001b[7m bob \u001b[27m')
+    expect(s.text()).toContain(' carol (2) ')
+    expect(s.text()).toContain('bob: hi there')
+
+    s.input.write('typed')
+    await expect.poll(s.text).toContain('bob> typed')
+    s.input.write('\u007f!\r')
+    await expect.poll(() => api.calls.filter((c) => c.method === 'send').length).toBe(2)
+    expect(api.calls.filter((c) => c.method === 'send').at(-1)!.args).toEqual(['bob', 'type!'])
+    await expect.poll(s.text).toMatch(/me: type! ✓/)
+    api.deliverAll()
+    await expect.poll(s.text).toMatch(/me: type! ✓✓/)
+
+    s.input.write('\t')
+    await expect.poll(s.text).toContain('carol> ')
+    expect(s.text()).toContain('carol: two')
+
+    s.input.write('\u0003')
+    await done
+    expect(s.text().endsWith('\u001b[?1049l')).toBe(true)
+  })
+})
