@@ -39,7 +39,7 @@ export const PQXDH_INFO = 'sotto/v1/pqxdh X25519 SHA-256 ML-KEM-768'
 export const SETUP_SALT = new Uint8Array(32)
 /** The 32 0xFF bytes that start the KDF input, as in Signal's X3DH for X25519 (§4). */
 export const SETUP_PREFIX = new Uint8Array(32).fill(0xff)
-/** Largest initial header: version, flags, identity, ephemeral key, three ids, KEM ciphertext (1267 bytes). */
+/** Largest initial header: version, flags, identity, ephemeral key, three ids, KEM ciphertext (1263 bytes). */
 export const MAX_INITIAL_HEADER_BYTES = 2 + IDENTITY_PUBLIC_BYTES + X25519_BYTES + 12 + MLKEM768_CIPHERTEXT_BYTES
 
 /**
