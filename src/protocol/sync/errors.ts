@@ -33,13 +33,5 @@ export class UnexpectedSyncFrameError extends SyncProtocolError {}
 /** An exchange did not complete within its time box. */
 export class SyncTimeoutError extends SyncProtocolError {}
 
-/** The responder refused the session (topic not served, busy). Not misbehaviour. */
-export class SyncRefusedError extends SyncError {
-  /** The reason code of the REJECT frame (§15.7). */
-  readonly reason: number
-
-  constructor(message: string, reason: number) {
-    super(message)
-    this.reason = reason
-  }
-}
+/** A session was aborted locally (caller's signal, service stopped) or ran out of its whole-session time box. */
+export class SyncAbortedError extends SyncError {}
