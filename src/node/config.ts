@@ -22,7 +22,7 @@ export const CODEC_RAW = 0x55
 export const MULTIHASH_SHA2_256 = 0x12
 
 /**
- * Gossipsub message id (PROTOCOL.md 14.2): BLAKE2b-256(u32be(len(topic)) || topic || data), topic as UTF-8.
+ * Gossipsub message id (PROTOCOL.md 14.11): BLAKE2b-256(u32be(len(topic)) || topic || data), topic as UTF-8.
  * The topic is inside the hash so that a copy of a message injected into another topic (and rejected
  * there) cannot poison the seen-cache entry of the genuine one.
  */
@@ -34,7 +34,7 @@ export function messageId(topic: string, data: Uint8Array): Uint8Array {
 }
 
 /**
- * Rendezvous CID of a key (PROTOCOL.md 13.3): CIDv1, codec raw, multihash sha2-256 of the key bytes.
+ * Rendezvous CID of a key (PROTOCOL.md 13.11): CIDv1, codec raw, multihash sha2-256 of the key bytes.
  * Its binary form is 0x01 0x55 0x12 0x20 || SHA-256(key).
  */
 export function rendezvousCid(key: Uint8Array): CID {
@@ -42,7 +42,7 @@ export function rendezvousCid(key: Uint8Array): CID {
 }
 
 /**
- * Per-topic peer-score parameters for sotto's topics (PROTOCOL.md 14.4). Chat traffic is sparse and
+ * Per-topic peer-score parameters for sotto's topics (PROTOCOL.md 14.13). Chat traffic is sparse and
  * bursty, so mesh-delivery-rate penalties (P3, P3b) are off: a quiet topic must not push honest peers out.
  * Invalid messages (P4) are what is penalised: one rejected message costs -10 (at the gossip threshold),
  * three cost -90 (below the graylist threshold, -80); the counter decays by 1% per second.

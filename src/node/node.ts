@@ -83,7 +83,7 @@ export interface SottoNodeInit {
   maxMessageSize?: number
   /** Bound on a DHT record value, bytes; default 16 KiB. */
   maxRecordSize?: number
-  /** Send own messages to all topic peers (gossipsub floodPublish); default false (PROTOCOL.md 14.3). */
+  /** Send own messages to all topic peers (gossipsub floodPublish); default false (PROTOCOL.md 14.10). */
   floodPublish?: boolean
   /** Gossipsub IP-colocation penalty weight (<= 0); default -5, loopback addresses always exempt. */
   ipColocationFactorWeight?: number
@@ -93,7 +93,7 @@ export interface SottoNodeInit {
 export interface NodeMessage {
   topic: string
   data: Uint8Array
-  /** Message id, lowercase hex (PROTOCOL.md 14.2): the same on every node. */
+  /** Message id, lowercase hex (PROTOCOL.md 14.11): the same on every node. */
   id: string
   /** Peer id of the neighbour that forwarded it (not necessarily its author). */
   from: string
@@ -109,7 +109,7 @@ export interface NodeEvents {
 
 /** Result of `publish`. */
 export interface PublishResult {
-  /** The message id (PROTOCOL.md 14.2), lowercase hex: what receivers see as `NodeMessage.id`. */
+  /** The message id (PROTOCOL.md 14.11), lowercase hex: what receivers see as `NodeMessage.id`. */
   id: string
   /** How many peers the message was sent to (0 when no peer is subscribed yet: nothing was sent). */
   recipients: number
@@ -191,7 +191,7 @@ export interface SottoNode {
   putRecord(key: Uint8Array | string, value: Uint8Array, options?: DhtOptions): Promise<number>
   /** The best valid record found (local and network) by the key's selector, or undefined. */
   getRecord(key: Uint8Array | string, options?: DhtOptions): Promise<Uint8Array | undefined>
-  /** Announces this node as a provider of the rendezvous key (PROTOCOL.md 13.3). */
+  /** Announces this node as a provider of the rendezvous key (PROTOCOL.md 13.11). */
   provide(key: Uint8Array, options?: DhtOptions): Promise<void>
   /** Finds providers of a rendezvous key and, unless `connect: false`, connects to them. */
   findProviders(key: Uint8Array, options?: FindProvidersOptions): Promise<string[]>

@@ -1,5 +1,5 @@
-// The node layer's pure pieces, recomputed from the text of docs/PROTOCOL.md (14.2 message ids, 13.3
-// rendezvous CIDs, 14.4 score parameters) and checked against test/vectors/node.json.
+// The node layer's pure pieces, recomputed from the text of docs/PROTOCOL.md (14.11 message ids, 13.11
+// rendezvous CIDs, 14.13 score parameters) and checked against test/vectors/node.json.
 import { readFileSync } from 'node:fs'
 import { validateTopicScoreParams } from '@libp2p/gossipsub/score'
 import { describe, expect, it } from 'vitest'

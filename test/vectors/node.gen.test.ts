@@ -1,4 +1,4 @@
-// Generator of test/vectors/node.json (docs/PROTOCOL.md §13.3, §14.2, §16): gossipsub message ids and
+// Generator of test/vectors/node.json (docs/PROTOCOL.md §13.11, §14.11, §16): gossipsub message ids and
 // rendezvous CIDs. With WRITE_VECTORS=1 it writes the file; otherwise it checks that the code reproduces
 // the committed file byte for byte.
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -27,7 +27,7 @@ function buildNodeVectors(): string {
   const keys = [new Uint8Array(0), utf8('sotto-test-rendezvous-key'), seed('rendezvous-2', 32)]
   const doc = {
     description:
-      'sotto node layer: gossipsub message ids (PROTOCOL.md 14.2) and rendezvous CIDs (PROTOCOL.md 13.3)',
+      'sotto node layer: gossipsub message ids (PROTOCOL.md 14.11) and rendezvous CIDs (PROTOCOL.md 13.11)',
     messageIds: messages.map(({ topic, data }) => ({
       topic,
       topicHex: toHex(utf8(topic)),
