@@ -24,3 +24,4 @@ export {
   type TopicValidator,
   type TopicVerdict
 } from './node.js'
+export { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from './addresses.js'
