@@ -463,6 +463,11 @@ export class LocalPrekeys {
     }
   }
 
+  /** The Ed25519 signing key of the identity these prekeys belong to (a copy). */
+  get owner(): Uint8Array {
+    return this.#owner.slice()
+  }
+
   /** How many one-time prekeys are left (replenish with addOneTimePrekeys when low). */
   get oneTimeCount(): number {
     return this.#oneTime.size

@@ -291,6 +291,9 @@ export function respondSession(
   if (equalBytes(them.signingKey, ourIdentity.publicKey.signingKey)) {
     throw new InvalidArgumentError('initial header from our own identity')
   }
+  if (!equalBytes(localPrekeys.owner, ourIdentity.publicKey.signingKey)) {
+    throw new InvalidArgumentError('these prekeys belong to another identity')
+  }
   const spk = localPrekeys.signedPrekey(header.signedPrekeyId)
   const oneTime = header.oneTimePrekeyId === undefined ? undefined : localPrekeys.oneTimePrekey(header.oneTimePrekeyId)
   let kemSecret: Uint8Array | undefined

@@ -1,6 +1,8 @@
 import { inspect } from 'node:util'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  CryptoError,
   InvalidArgumentError,
   InvalidKeyError,
   MalformedError,
@@ -137,6 +139,29 @@ describe('PrekeyBundle', () => {
     const pqMsg = concatBytes(utf8(PQ_PREKEY_LABEL), u32be(bundle.pqPrekey!.id), u64be(NOW), pqKey)
     pqBad.set(alice.sign(pqMsg), OFF.pqSig)
     expect(() => PrekeyBundle.decode(resign(pqBad))).toThrow(InvalidKeyError)
+  })
+
+  it('property: a mutated or truncated bundle never decodes, and fails only with typed errors', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (pos, xor, truncate) => {
+          const m = bytes.slice()
+          m[pos] ^= xor
+          const input = truncate ? bytes.subarray(0, pos) : m
+          expect(() => PrekeyBundle.decode(input)).toThrow(CryptoError)
+        }
+      ),
+      { numRuns: 300 }
+    )
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2300 }), (junk) => {
+        expect(() => PrekeyBundle.decode(junk)).toThrow(CryptoError)
+      }),
+      { numRuns: 200 }
+    )
   })
 
   it('rejects a bundle whose identity key is itself invalid', () => {

@@ -1,5 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  CryptoError,
   InvalidArgumentError,
   InvalidKeyError,
   MalformedError,
@@ -122,6 +124,13 @@ describe('set-up rejections', () => {
     expect(() => respondSession(bob, prekeys, a2.initialHeader)).toThrow(UnknownPrekeyError)
   })
 
+  it('responder refuses prekeys of another identity and a header from itself', () => {
+    const { prekeys, bundle } = setup(false)
+    const a = initiateSession(alice, bundle)
+    expect(() => respondSession(carol, prekeys, a.initialHeader)).toThrow(InvalidArgumentError)
+    expect(() => respondSession(alice, prekeys, a.initialHeader)).toThrow(InvalidArgumentError)
+  })
+
   it('responder refuses an unknown ML-KEM prekey id', () => {
     const { bundle } = setup(true)
     const noPq = LocalPrekeys.generate(bob, { now: NOW, oneTimeCount: 4, pq: false })
@@ -145,6 +154,30 @@ describe('InitialHeader encoding', () => {
     expect(toHex(bytes.subarray(167, 171))).toBe('00000002')
     expect(toHex(bytes.subarray(171, 175))).toBe('00000001')
     expect(toHex(InitialHeader.decode(bytes).encode())).toBe(toHex(bytes))
+  })
+
+  it('property: any input either decodes to a header that re-encodes to the same bytes, or fails typed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.integer({ min: 0, max: bytes.length }),
+        (pos, xor, cut) => {
+          const m = bytes.slice()
+          m[pos] ^= xor
+          for (const input of [m, bytes.subarray(0, cut)]) {
+            let decoded: InitialHeader | undefined
+            try {
+              decoded = InitialHeader.decode(input)
+            } catch (e) {
+              expect(e).toBeInstanceOf(CryptoError)
+            }
+            if (decoded !== undefined) expect(toHex(decoded.encode())).toBe(toHex(input))
+          }
+        }
+      ),
+      { numRuns: 300 }
+    )
   })
 
   it('rejects bad versions, flags and lengths', () => {
