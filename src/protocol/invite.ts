@@ -2,7 +2,7 @@
  * Invites (docs/PROTOCOL.md §12): a contact invite carries an identity public key (§2) and, when known,
  * how to reach its owner; a community invite carries a community's current epoch key (§8) and so is a
  * secret. Both have a binary form (canonical protobuf, §11.1) and a text form:
- * `prefix || base32(protobuf || B2b(prefix || protobuf, 4))`, prefix `sotto:c1:` or `sotto:g1:`.
+ * `prefix || base32(protobuf || B2b(prefix || protobuf, 32)[0..4])`, prefix `sotto:c1:` or `sotto:g1:`.
  */
 import { IdentityPublicKey } from '../crypto/identity.js'
 import { CryptoError } from '../crypto/errors.js'
@@ -205,7 +205,7 @@ export function decodeCommunityInvite(bytes: Uint8Array): CommunityInvite {
 // --- text form ------------------------------------------------------------------------------------
 
 function checksum(prefix: string, payload: Uint8Array): Uint8Array {
-  return blake2b(concatBytes(utf8(prefix), payload), INVITE_CHECKSUM_BYTES)
+  return blake2b(concatBytes(utf8(prefix), payload), 32).subarray(0, INVITE_CHECKSUM_BYTES)
 }
 
 function toText(prefix: string, payload: Uint8Array): string {
