@@ -32,6 +32,7 @@ import {
   TooManySkippedError,
   UnsupportedVersionError
 } from '../../src/crypto/errors.js'
+import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { concatBytes, ed25519FromSeed, hmacSha256, sha256, toHex, utf8 } from '../../src/crypto/primitives.js'
 import { counterRandom, forge, identity, resign } from './community-helpers.js'
 
@@ -195,6 +196,16 @@ describe('sealCommunityMessage / openCommunityMessage (§8.4, §8.5)', () => {
     expect(toHex(signerPublicKey(pairShape))).toBe(toHex(bob.signingPublicKey))
     const { sealed } = sealCommunityMessage(e, createSenderChain(e, bob.signingPublicKey), pairShape, utf8('b'), 5)
     expect(toHex(openCommunityMessage(e, createReceiverState(e), sealed).senderKey)).toBe(toHex(bob.signingPublicKey))
+  })
+
+  it('accepts an IdentityKeyPair (src/crypto/identity.ts) as the signer directly', () => {
+    const e = fixedEpoch()
+    const id = IdentityKeyPair.generate()
+    const key = id.publicKey.signingKey
+    const { sealed } = sealCommunityMessage(e, createSenderChain(e, key), id, utf8('from a real identity'), 9)
+    const o = openCommunityMessage(e, createReceiverState(e), sealed)
+    expect(toHex(o.senderKey)).toBe(toHex(key))
+    expect(text(o.body)).toBe('from a real identity')
   })
 
   it('refuses bad arguments when sealing', () => {
