@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { logger } from '@libp2p/logger'
-import type { MessageStatus, MessageView } from '../app/api.js'
+import type { MessageStatus, MessageView, SottoApi } from '../app/api.js'
 import { type AppModule, loadApp } from './app-module.js'
 import { runChat } from './chat.js'
 import { claimSocket, startDaemon } from './daemon.js'
@@ -147,6 +147,10 @@ export function buildProgram(ctx: CliContext): Command {
       } else {
         out.write(`sotto daemon ready: peer ${id.peerId} on ${id.addresses.join(' ') || '(no addresses)'}\n`)
       }
+      const progress = watchSync(daemon.app, (line, event) => {
+        if (opts.json) printJsonLines(out, [event])
+        else out.write(line + '\n')
+      })
       await new Promise<void>((resolve) => {
         const detach = ctx.onInterrupt(() => {
           detach()
@@ -154,6 +158,7 @@ export function buildProgram(ctx: CliContext): Command {
         })
       })
       log('stopping')
+      clearInterval(progress)
       await daemon.stop()
       if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
       else out.write('sotto daemon stopped\n')
@@ -488,6 +493,38 @@ export function buildProgram(ctx: CliContext): Command {
     })
 
   return program
+}
+
+/** How often the daemon looks at sync progress to report catching up. */
+const SYNC_REPORT_MS = 2000
+
+/**
+ * Reports sync progress while the node catches up (quiet otherwise): one line when catching up starts
+ * or advances, one when it is done. Returns the interval to clear.
+ */
+function watchSync(api: SottoApi, report: (line: string, event: object) => void): NodeJS.Timeout {
+  let last = ''
+  let catching = false
+  const timer = setInterval(() => {
+    api
+      .status()
+      .then(({ sync }) => {
+        if (sync.envelopesToFetch > sync.envelopesFetched) {
+          const key = `${sync.envelopesFetched}/${sync.envelopesToFetch}`
+          if (key === last) return
+          last = key
+          catching = true
+          report(`catching up: ${key} envelopes (${sync.bytesFetched}/${sync.bytesToFetch} bytes)`, { event: 'sync', ...sync })
+        } else if (catching) {
+          catching = false
+          last = ''
+          report('caught up', { event: 'synced', ...sync })
+        }
+      })
+      .catch((err: unknown) => log('status failed %e', err))
+  }, SYNC_REPORT_MS)
+  timer.unref()
+  return timer
 }
 
 /** `sotto read`: history, then with --follow new messages until interrupted. */

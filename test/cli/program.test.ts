@@ -319,6 +319,20 @@ describe('init, daemon and relay with an app module', () => {
     expect(await done).toBe(0)
   })
 
+  it('daemon reports sync progress while catching up, then that it caught up', async () => {
+    const fake = new FakeApp()
+    const sync = { envelopesToFetch: 10, envelopesFetched: 3, bytesToFetch: 1000, bytesFetched: 300 }
+    const base = await fake.status()
+    fake.status = async () => ({ ...base, sync: { ...sync } })
+    const h = harness({ env: { SOTTO_HOME: dir, SOTTO_PASSPHRASE: 'pw' }, app: { openSotto: async () => fake } })
+    const done = run(['daemon'], h.ctx)
+    await expect.poll(() => h.out(), { timeout: 10_000 }).toContain('catching up: 3/10 envelopes (300/1000 bytes)')
+    sync.envelopesFetched = 10
+    await expect.poll(() => h.out(), { timeout: 10_000 }).toContain('caught up\n')
+    h.interrupt()
+    expect(await done).toBe(0)
+  })
+
   it('relay says it is not available when the app has no relay', async () => {
     const h = harness({ env: { SOTTO_HOME: dir }, app: {} })
     expect(await run(['relay'], h.ctx)).toBe(1)
