@@ -82,6 +82,27 @@ export const systemRandom: RandomSource = (length: number): Uint8Array => {
   return out
 }
 
+/** Bytes of system randomness drawn at a time for header nonces. */
+const NONCE_POOL_BYTES = 4096
+let noncePool = new Uint8Array(0)
+let noncePoolOffset = 0
+
+/**
+ * Header nonces from a pool refilled from systemRandom: one getRandomValues call serves ~170 messages.
+ * Only nonces come from the pool; they are public and need only be unique, so holding upcoming ones in
+ * memory reveals nothing. Ratchet private keys are always drawn directly.
+ */
+const pooledNonceRandom: RandomSource = (length: number): Uint8Array => {
+  if (length > NONCE_POOL_BYTES) return systemRandom(length)
+  if (noncePoolOffset + length > noncePool.length) {
+    noncePool = systemRandom(NONCE_POOL_BYTES)
+    noncePoolOffset = 0
+  }
+  const out = noncePool.slice(noncePoolOffset, noncePoolOffset + length)
+  noncePoolOffset += length
+  return out
+}
+
 function draw(random: RandomSource, length: number, what: string): Uint8Array {
   const bytes = random(length)
   checkBytes(what, bytes, length)
@@ -287,7 +308,7 @@ export class RatchetSession {
     }
     if (s.ns >= MAX_COUNTER) throw new InvalidStateError('sending chain exhausted')
     const { chainKey, messageKey } = kdfChain(s.cks)
-    const nonce = draw(this.#random, AEAD_NONCE_BYTES, 'random header nonce')
+    const nonce = draw(this.#random === systemRandom ? pooledNonceRandom : this.#random, AEAD_NONCE_BYTES, 'random header nonce')
     const header = sealHeader(s.hks, nonce, encodeHeader(s.dhs.publicKey, s.pn, s.ns), this.#headerAd)
     const ciphertext = encryptBody(messageKey, plaintext, concatBytes(s.ad, header))
     wipeBytes(messageKey)
@@ -451,18 +472,26 @@ export class RatchetSession {
    * every other secret is copied, so that wiping one session never touches another.
    */
   #derive(state: RatchetState, fresh: Array<'cks' | 'ckr'>): RatchetSession {
-    const next: RatchetState = evictOverflow({
-      ...state,
+    const next: RatchetState = {
       dhs: { privateKey: copy(state.dhs.privateKey), publicKey: state.dhs.publicKey },
+      dhr: state.dhr,
       rk: copy(state.rk),
       cks: fresh.includes('cks') ? state.cks : copyOrNull(state.cks),
       hks: copyOrNull(state.hks),
       ckr: fresh.includes('ckr') ? state.ckr : copyOrNull(state.ckr),
       hkr: copyOrNull(state.hkr),
       nhks: copy(state.nhks),
-      nhkr: copy(state.nhkr)
-    })
-    return new RatchetSession(next, this.#random, this.#headerAd)
+      nhkr: copy(state.nhkr),
+      ns: state.ns,
+      nr: state.nr,
+      pn: state.pn,
+      skipped: state.skipped,
+      evictedBelow: state.evictedBelow,
+      previous: state.previous,
+      skippedTotal: state.skippedTotal,
+      ad: state.ad
+    }
+    return new RatchetSession(next.skippedTotal > MAX_SKIPPED_TOTAL ? evictOverflow(next) : next, this.#random, this.#headerAd)
   }
 
   /**
