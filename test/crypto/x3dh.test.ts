@@ -12,7 +12,8 @@ import {
 } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { LocalPrekeys } from '../../src/crypto/prekeys.js'
-import { concatBytes, toHex } from '../../src/crypto/primitives.js'
+import { concatBytes, toHex, utf8 } from '../../src/crypto/primitives.js'
+import { RatchetSession } from '../../src/crypto/ratchet.js'
 import type { SessionSecrets } from '../../src/crypto/types.js'
 import { InitialHeader, initiateSession, MAX_INITIAL_HEADER_BYTES, respondSession } from '../../src/crypto/x3dh.js'
 
@@ -49,6 +50,22 @@ describe('X3DH / PQXDH set-up', () => {
       })
     }
   }
+
+  it('the secrets start a Double Ratchet that carries messages both ways (PQXDH, one-time prekey)', () => {
+    const { prekeys, bundle } = setup(true)
+    const a = initiateSession(alice, bundle.encode(), { expectedIdentity: bob.publicKey })
+    const b = respondSession(bob, prekeys, a.initialHeader.encode())
+    let aliceSession = RatchetSession.initAlice(a.secrets, a.theirRatchetKey)
+    let bobSession = RatchetSession.initBob(b.secrets, b.ourRatchetKeyPair)
+    const first = aliceSession.encrypt(utf8('hello bob'))
+    aliceSession = first.session
+    const opened = bobSession.decrypt(first.message)
+    bobSession = opened.session
+    expect(new TextDecoder().decode(opened.plaintext)).toBe('hello bob')
+    prekeys.consume(b.consumedOneTimePrekeyId!) // §3: only after the first message opened
+    const reply = bobSession.encrypt(utf8('hello alice'))
+    expect(new TextDecoder().decode(aliceSession.decrypt(reply.message).plaintext)).toBe('hello alice')
+  })
 
   it('every session gets fresh keys (fresh ephemeral key)', () => {
     const { bundle } = setup(true)
