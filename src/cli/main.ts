@@ -6,6 +6,12 @@ import '../polyfill.js'
  */
 import { processContext, run } from './program.js'
 
+// `sotto read --follow | head -1`: the reader went away; that is the end of the output, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 const code = await run(process.argv.slice(2), processContext())
 process.exitCode = code
 // Long-running commands stop their own resources; a stray handle (e.g. a half-closed socket) must not keep
