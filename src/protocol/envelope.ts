@@ -7,7 +7,10 @@
  * bucket, non-zero or non-minimal padding, non-minimal varints, fields out of order) is rejected with a
  * ProtocolError subclass, so one envelope has exactly one encoding and therefore one id.
  */
+import { MAX_SEALED_BYTES, MIN_SEALED_BYTES } from '../crypto/community.js'
 import { blake2b } from '../crypto/primitives.js'
+import { ENCRYPTED_HEADER_BYTES } from '../crypto/ratchet-kdf.js'
+import { MAX_INITIAL_HEADER_BYTES } from '../crypto/x3dh.js'
 import { InvalidArgumentError, MalformedError, OversizedError } from './errors.js'
 import { Envelope as EnvelopeCodec, EnvelopeKind as KindCodec } from './gen/envelope.js'
 import { checkVersion, guard, messageRule, peekVersion, sameBytes, scanMessage, WIRE_LEN, WIRE_VARINT } from './wire.js'
@@ -23,10 +26,13 @@ export const ENVELOPE_BUCKETS: readonly number[] = Object.freeze([
 ])
 /** The largest encoded envelope: the largest bucket. Decoders reject longer input before parsing. */
 export const MAX_ENVELOPE_BYTES = 131072
-/** Largest X3DH/PQXDH initial header carried by a DIRECT_PREKEY envelope (§4 bytes, opaque here). */
-export const MAX_PREKEY_HEADER_BYTES = 2048
-/** Largest encrypted ratchet header (§5 bytes, opaque here). */
-export const MAX_RATCHET_HEADER_BYTES = 256
+/** Largest X3DH/PQXDH initial header carried by a DIRECT_PREKEY envelope (§4: 1263 bytes). */
+export const MAX_PREKEY_HEADER_BYTES = MAX_INITIAL_HEADER_BYTES
+/** Length of an encrypted ratchet header (§5.5: 81 bytes); the envelope accepts no other length. */
+export const RATCHET_HEADER_BYTES = ENCRYPTED_HEADER_BYTES
+/** Smallest and largest sealed community message (§8.5: 377 and 65657 bytes). */
+export const MIN_COMMUNITY_SEALED_BYTES = MIN_SEALED_BYTES
+export const MAX_COMMUNITY_SEALED_BYTES = MAX_SEALED_BYTES
 /** Envelope timestamps are Unix milliseconds rounded down to a whole second (§11.2). */
 export const TIMESTAMP_GRANULARITY_MS = 1000
 /** Length of an envelope id, BLAKE2b-256 of the encoded envelope (§11.5). */
@@ -74,7 +80,7 @@ const ENVELOPE_RULE = messageRule('Envelope', {
   2: { wire: WIRE_VARINT },
   3: { wire: WIRE_VARINT },
   4: { wire: WIRE_LEN, maxBytes: MAX_PREKEY_HEADER_BYTES },
-  5: { wire: WIRE_LEN, maxBytes: MAX_RATCHET_HEADER_BYTES },
+  5: { wire: WIRE_LEN, maxBytes: RATCHET_HEADER_BYTES },
   6: { wire: WIRE_LEN, maxBytes: MAX_ENVELOPE_BYTES },
   15: { wire: WIRE_LEN, maxBytes: MAX_ENVELOPE_BYTES }
 })
@@ -110,10 +116,10 @@ function checkTimestamp(timestamp: unknown): asserts timestamp is number {
   }
 }
 
-function checkField(name: string, value: unknown, max: number): asserts value is Uint8Array {
+function checkField(name: string, value: unknown, max: number, min = 1): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(`${name} must be a Uint8Array`)
-  if (value.length === 0) throw new InvalidArgumentError(`${name} must not be empty`)
   if (value.length > max) throw new OversizedError(`${name} is ${value.length} bytes, limit ${max}`)
+  if (value.length < min) throw new InvalidArgumentError(`${name} is ${value.length} bytes, expected at least ${min}`)
 }
 
 /** Rounds Unix milliseconds down to the envelope timestamp granularity (§11.2). */
@@ -143,20 +149,20 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
   switch (envelope.kind) {
     case 'direct-prekey':
       checkField('prekeyHeader', envelope.prekeyHeader, MAX_PREKEY_HEADER_BYTES)
-      checkField('ratchetHeader', envelope.ratchetHeader, MAX_RATCHET_HEADER_BYTES)
+      checkField('ratchetHeader', envelope.ratchetHeader, RATCHET_HEADER_BYTES, RATCHET_HEADER_BYTES)
       checkField('ciphertext', envelope.ciphertext, MAX_ENVELOPE_BYTES)
       fields.prekeyHeader = envelope.prekeyHeader as Uint8Array<ArrayBuffer>
       fields.ratchetHeader = envelope.ratchetHeader as Uint8Array<ArrayBuffer>
       fields.ciphertext = envelope.ciphertext as Uint8Array<ArrayBuffer>
       break
     case 'direct':
-      checkField('ratchetHeader', envelope.ratchetHeader, MAX_RATCHET_HEADER_BYTES)
+      checkField('ratchetHeader', envelope.ratchetHeader, RATCHET_HEADER_BYTES, RATCHET_HEADER_BYTES)
       checkField('ciphertext', envelope.ciphertext, MAX_ENVELOPE_BYTES)
       fields.ratchetHeader = envelope.ratchetHeader as Uint8Array<ArrayBuffer>
       fields.ciphertext = envelope.ciphertext as Uint8Array<ArrayBuffer>
       break
     case 'community':
-      checkField('sealed', envelope.sealed, MAX_ENVELOPE_BYTES)
+      checkField('sealed', envelope.sealed, MAX_COMMUNITY_SEALED_BYTES, MIN_COMMUNITY_SEALED_BYTES)
       fields.ciphertext = envelope.sealed as Uint8Array<ArrayBuffer>
       break
     default:
@@ -175,8 +181,9 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
   throw new OversizedError(`envelope of ${unpadded.length} bytes exceeds the largest bucket ${MAX_ENVELOPE_BYTES}`)
 }
 
-function nonEmpty(name: string, value: Uint8Array): Uint8Array {
+function nonEmpty(name: string, value: Uint8Array, min = 1, max = MAX_ENVELOPE_BYTES): Uint8Array {
   if (value.length === 0) throw new MalformedError(`Envelope: ${name} missing`)
+  if (value.length < min || value.length > max) throw new MalformedError(`Envelope: ${name} has a bad length`)
   return value
 }
 
@@ -208,7 +215,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
         kind: 'direct-prekey',
         timestamp,
         prekeyHeader: nonEmpty('prekeyHeader', raw.prekeyHeader).slice(),
-        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader).slice(),
+        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader, RATCHET_HEADER_BYTES).slice(),
         ciphertext: nonEmpty('ciphertext', raw.ciphertext).slice()
       }
       break
@@ -217,14 +224,14 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
       envelope = {
         kind: 'direct',
         timestamp,
-        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader).slice(),
+        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader, RATCHET_HEADER_BYTES).slice(),
         ciphertext: nonEmpty('ciphertext', raw.ciphertext).slice()
       }
       break
     case KindCodec.COMMUNITY:
       absent('prekeyHeader', raw.prekeyHeader)
       absent('ratchetHeader', raw.ratchetHeader)
-      envelope = { kind: 'community', timestamp, sealed: nonEmpty('sealed', raw.ciphertext).slice() }
+      envelope = { kind: 'community', timestamp, sealed: nonEmpty('sealed', raw.ciphertext, MIN_COMMUNITY_SEALED_BYTES, MAX_COMMUNITY_SEALED_BYTES).slice() }
       break
     default:
       throw new MalformedError('Envelope: unknown kind')

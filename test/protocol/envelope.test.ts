@@ -9,7 +9,9 @@ import {
   envelopeId,
   MAX_ENVELOPE_BYTES,
   MAX_PREKEY_HEADER_BYTES,
-  MAX_RATCHET_HEADER_BYTES,
+  MAX_COMMUNITY_SEALED_BYTES,
+  MIN_COMMUNITY_SEALED_BYTES,
+  RATCHET_HEADER_BYTES,
   paddingForGap
 } from '../../src/protocol/envelope.js'
 import {
@@ -22,19 +24,19 @@ import { bytes, cat, lf, padEnvelope, protocolErrorOf, vf } from './helpers.js'
 
 const T = 1_700_000_000_000
 
-const direct: Envelope = { kind: 'direct', timestamp: T, ratchetHeader: bytes(80, 7), ciphertext: bytes(300, 9) }
+const direct: Envelope = { kind: 'direct', timestamp: T, ratchetHeader: bytes(81, 7), ciphertext: bytes(300, 9) }
 const prekey: Envelope = {
   kind: 'direct-prekey',
   timestamp: T,
-  prekeyHeader: bytes(1400, 3),
-  ratchetHeader: bytes(80, 7),
+  prekeyHeader: bytes(1200, 3),
+  ratchetHeader: bytes(81, 7),
   ciphertext: bytes(300, 9)
 }
 const community: Envelope = { kind: 'community', timestamp: T, sealed: bytes(377, 5) }
 
 /** A valid DIRECT body (version 1, kind 2, timestamp, header, ciphertext), unpadded. */
 function directBody(extra: { version?: number; kind?: number } = {}): Uint8Array {
-  return cat(vf(1, extra.version ?? 1), vf(2, extra.kind ?? 2), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300)))
+  return cat(vf(1, extra.version ?? 1), vf(2, extra.kind ?? 2), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300)))
 }
 
 describe('envelope round trip', () => {
@@ -48,24 +50,32 @@ describe('envelope round trip', () => {
     expect(decodeEnvelope(padEnvelope(directBody()))).toEqual({
       kind: 'direct',
       timestamp: T,
-      ratchetHeader: bytes(80),
+      ratchetHeader: bytes(81),
       ciphertext: bytes(300)
     })
-    expect(encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(80), ciphertext: bytes(300) })).toEqual(
+    expect(encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81), ciphertext: bytes(300) })).toEqual(
       padEnvelope(directBody())
     )
   })
 
   it('every ciphertext length lands exactly in the smallest reachable bucket', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 70_000 }), fc.integer({ min: 1, max: MAX_RATCHET_HEADER_BYTES }), (n, h) => {
-        const encoded = encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(h), ciphertext: bytes(n) })
+      fc.property(fc.integer({ min: 1, max: 70_000 }), (n) => {
+        const encoded = encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81), ciphertext: bytes(n) })
         expect(ENVELOPE_BUCKETS).toContain(encoded.length)
         // Independently: the unpadded fields plus the padding of §11.3 for the smallest reachable bucket.
-        const body = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(h)), lf(6, bytes(n)))
+        const body = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(81)), lf(6, bytes(n)))
         expect(Buffer.from(encoded).equals(padEnvelope(body))).toBe(true)
       }),
       { numRuns: 200 }
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: MIN_COMMUNITY_SEALED_BYTES, max: MAX_COMMUNITY_SEALED_BYTES }), (n) => {
+        const encoded = encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(n) })
+        const body = cat(vf(1, 1), vf(2, 3), vf(3, T), lf(6, bytes(n)))
+        expect(Buffer.from(encoded).equals(padEnvelope(body))).toBe(true)
+      }),
+      { numRuns: 100 }
     )
   })
 
@@ -82,8 +92,8 @@ describe('envelope round trip', () => {
     }
     // Find a ciphertext length whose unpadded envelope is 1 byte short of 512: it must go to 1024.
     for (let n = 380; n < 440; n++) {
-      const fields = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(80)), lf(6, bytes(n)))
-      const out = encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(80), ciphertext: bytes(n) })
+      const fields = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(81)), lf(6, bytes(n)))
+      const out = encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81), ciphertext: bytes(n) })
       if (fields.length === 511 || fields.length === 510) expect(out.length).toBe(1024)
       if (fields.length === 512) expect(out).toEqual(fields)
     }
@@ -118,13 +128,17 @@ describe('envelope encoder rejects bad input', () => {
   })
 
   it('oversized fields and envelopes', () => {
-    expect(() => encodeEnvelope({ ...direct, ratchetHeader: bytes(MAX_RATCHET_HEADER_BYTES + 1) })).toThrow(OversizedError)
+    expect(() => encodeEnvelope({ ...direct, ratchetHeader: bytes(RATCHET_HEADER_BYTES + 1) })).toThrow(OversizedError)
     expect(() => encodeEnvelope({ ...prekey, prekeyHeader: bytes(MAX_PREKEY_HEADER_BYTES + 1) } as Envelope)).toThrow(
       OversizedError
     )
-    expect(() => encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(MAX_ENVELOPE_BYTES) })).toThrow(
+    expect(() => encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(MAX_COMMUNITY_SEALED_BYTES + 1) })).toThrow(
       OversizedError
     )
+    expect(() => encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(MIN_COMMUNITY_SEALED_BYTES - 1) })).toThrow(
+      InvalidArgumentError
+    )
+    expect(() => encodeEnvelope({ ...direct, ratchetHeader: bytes(RATCHET_HEADER_BYTES - 1) })).toThrow(InvalidArgumentError)
   })
 })
 
@@ -134,7 +148,7 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
   })
 
   it('a missing (0), lowered or unknown version: downgrade rejected', () => {
-    const noVersion = padEnvelope(cat(vf(2, 2), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
+    const noVersion = padEnvelope(cat(vf(2, 2), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
     expect(protocolErrorOf(() => decodeEnvelope(noVersion))).toBeInstanceOf(UnsupportedVersionError)
     expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(directBody({ version: 0 }))))).toBeInstanceOf(
       UnsupportedVersionError
@@ -149,7 +163,7 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
 
   it('an unknown or missing kind', () => {
     expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(directBody({ kind: 4 }))))).toBeInstanceOf(MalformedError)
-    const noKind = padEnvelope(cat(vf(1, 1), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
+    const noKind = padEnvelope(cat(vf(1, 1), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
     expect(protocolErrorOf(() => decodeEnvelope(noKind))).toBeInstanceOf(MalformedError)
   })
 
@@ -162,17 +176,17 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
 
   it('huge varints and varints past 64 bits', () => {
     const long = cat(vf(1, 1), vf(2, 2), Uint8Array.of(0x18), bytes(11, 0xff), Uint8Array.of(0x01))
-    expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(cat(long, lf(5, bytes(80)), lf(6, bytes(300))))))).toBeInstanceOf(
+    expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(cat(long, lf(5, bytes(81)), lf(6, bytes(300))))))).toBeInstanceOf(
       MalformedError
     )
     const over64 = cat(vf(1, 1), vf(2, 2), Uint8Array.of(0x18), bytes(9, 0xff), Uint8Array.of(0x7f))
-    expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(cat(over64, lf(5, bytes(80)), lf(6, bytes(300))))))).toBeInstanceOf(
+    expect(protocolErrorOf(() => decodeEnvelope(padEnvelope(cat(over64, lf(5, bytes(81)), lf(6, bytes(300))))))).toBeInstanceOf(
       MalformedError
     )
   })
 
   it('a length prefix past the end, and a length prefix of 2^63', () => {
-    const body = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(80)), Uint8Array.of(0x32), Uint8Array.of(0xff, 0x0f))
+    const body = cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(81)), Uint8Array.of(0x32), Uint8Array.of(0xff, 0x0f))
     const padded = cat(body, new Uint8Array(512 - body.length))
     expect(protocolErrorOf(() => decodeEnvelope(padded))).toBeInstanceOf(MalformedError)
     const huge = cat(vf(1, 1), vf(2, 2), vf(3, T), Uint8Array.of(0x32), bytes(8, 0xff), Uint8Array.of(0x7f))
@@ -192,15 +206,15 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
 
   it('unknown fields, repeated fields, fields out of order', () => {
     const unknown = padEnvelope(cat(directBody(), lf(7, bytes(3))))
-    const repeated = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
-    const order = padEnvelope(cat(vf(1, 1), vf(3, T), vf(2, 2), lf(5, bytes(80)), lf(6, bytes(300))))
+    const repeated = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
+    const order = padEnvelope(cat(vf(1, 1), vf(3, T), vf(2, 2), lf(5, bytes(81)), lf(6, bytes(300))))
     for (const bad of [unknown, repeated, order]) expect(protocolErrorOf(() => decodeEnvelope(bad))).toBeInstanceOf(MalformedError)
   })
 
   it('non-canonical encodings: non-minimal varint, explicit defaults, wrong wire type', () => {
-    const nonMinimal = padEnvelope(cat(vf(1, 1), Uint8Array.of(0x10, 0x82, 0x00), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
-    const explicitEmpty = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(4, new Uint8Array(0)), lf(5, bytes(80)), lf(6, bytes(300))))
-    const wireType = padEnvelope(cat(vf(1, 1), vf(2, 2), lf(3, bytes(6)), lf(5, bytes(80)), lf(6, bytes(300))))
+    const nonMinimal = padEnvelope(cat(vf(1, 1), Uint8Array.of(0x10, 0x82, 0x00), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
+    const explicitEmpty = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(4, new Uint8Array(0)), lf(5, bytes(81)), lf(6, bytes(300))))
+    const wireType = padEnvelope(cat(vf(1, 1), vf(2, 2), lf(3, bytes(6)), lf(5, bytes(81)), lf(6, bytes(300))))
     for (const bad of [nonMinimal, explicitEmpty, wireType]) {
       expect(protocolErrorOf(() => decodeEnvelope(bad))).toBeInstanceOf(MalformedError)
     }
@@ -219,10 +233,10 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
   })
 
   it('fields that do not belong to the kind, and missing required fields', () => {
-    const directWithPrekey = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(4, bytes(10)), lf(5, bytes(80)), lf(6, bytes(300))))
-    const communityWithHeader = padEnvelope(cat(vf(1, 1), vf(2, 3), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
-    const prekeyWithoutHeader = padEnvelope(cat(vf(1, 1), vf(2, 1), vf(3, T), lf(5, bytes(80)), lf(6, bytes(300))))
-    const noCiphertext = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(80))))
+    const directWithPrekey = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(4, bytes(10)), lf(5, bytes(81)), lf(6, bytes(300))))
+    const communityWithHeader = padEnvelope(cat(vf(1, 1), vf(2, 3), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
+    const prekeyWithoutHeader = padEnvelope(cat(vf(1, 1), vf(2, 1), vf(3, T), lf(5, bytes(81)), lf(6, bytes(300))))
+    const noCiphertext = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(81))))
     for (const bad of [directWithPrekey, communityWithHeader, prekeyWithoutHeader, noCiphertext]) {
       expect(protocolErrorOf(() => decodeEnvelope(bad))).toBeInstanceOf(MalformedError)
     }
@@ -232,13 +246,13 @@ describe('envelope decoder rejects (attacks 14, 15)', () => {
     for (const ts of [undefined, T + 1, 2 ** 60]) {
       const parts = [vf(1, 1), vf(2, 2)]
       if (ts !== undefined) parts.push(vf(3, BigInt(ts)))
-      const bad = padEnvelope(cat(...parts, lf(5, bytes(80)), lf(6, bytes(300))))
+      const bad = padEnvelope(cat(...parts, lf(5, bytes(81)), lf(6, bytes(300))))
       expect(protocolErrorOf(() => decodeEnvelope(bad))).toBeInstanceOf(MalformedError)
     }
   })
 
   it('oversized fields inside a valid-size envelope', () => {
-    const bigHeader = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(MAX_RATCHET_HEADER_BYTES + 1)), lf(6, bytes(300))))
+    const bigHeader = padEnvelope(cat(vf(1, 1), vf(2, 2), vf(3, T), lf(5, bytes(RATCHET_HEADER_BYTES + 1)), lf(6, bytes(300))))
     expect(protocolErrorOf(() => decodeEnvelope(bigHeader))).toBeInstanceOf(OversizedError)
   })
 

@@ -64,8 +64,8 @@ function survives<T>(decode: () => T): T | undefined {
 
 const seeds = {
   envelope: [
-    encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(80, 2), ciphertext: bytes(290, 3) }),
-    encodeEnvelope({ kind: 'direct-prekey', timestamp: T, prekeyHeader: bytes(300, 1), ratchetHeader: bytes(80, 2), ciphertext: bytes(30, 3) }),
+    encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81, 2), ciphertext: bytes(290, 3) }),
+    encodeEnvelope({ kind: 'direct-prekey', timestamp: T, prekeyHeader: bytes(300, 1), ratchetHeader: bytes(81, 2), ciphertext: bytes(30, 3) }),
     encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(377, 4) })
   ],
   content: [
