@@ -547,9 +547,13 @@ export class CommunityReceiverState {
       commit: () => {
         const chains = new Map(this.#chains)
         chains.set(tagHex, { senderTag: senderTag.slice(), nextIndex: index + 1, chainKey: step.nextChainKey })
-        const skipped = new Map(this.#skipped)
-        for (const s of newSkipped) skipped.set(skippedId(tagHex, s.index), s)
-        evictOldest(skipped, tagHex)
+        let skipped: ReadonlyMap<string, SkippedKey> = this.#skipped
+        if (newSkipped.length > 0) {
+          const grown = new Map(this.#skipped)
+          for (const s of newSkipped) grown.set(skippedId(tagHex, s.index), s)
+          evictOldest(grown, tagHex)
+          skipped = grown
+        }
         return new CommunityReceiverState(this.#communityId, this.#epoch, chains, skipped)
       }
     }
@@ -637,11 +641,12 @@ export class CommunityReceiverState {
 
 /** Deletes the oldest skipped keys of `tagHex` above MAX_SKIPPED_PER_SENDER, then the oldest overall above MAX_SKIPPED_TOTAL. */
 function evictOldest(skipped: Map<string, SkippedKey>, tagHex: string): void {
+  const prefix = `${tagHex}:`
   let count = 0
-  for (const s of skipped.values()) if (toHex(s.senderTag) === tagHex) count++
-  for (const [id, s] of skipped) {
+  for (const id of skipped.keys()) if (id.startsWith(prefix)) count++
+  for (const id of skipped.keys()) {
     if (count <= MAX_SKIPPED_PER_SENDER) break
-    if (toHex(s.senderTag) === tagHex) {
+    if (id.startsWith(prefix)) {
       skipped.delete(id)
       count--
     }
@@ -723,6 +728,9 @@ function innerSignedBytes(innerWithoutSignature: Uint8Array, body: Uint8Array): 
 /**
  * Seals `body` from `identity` in `epoch` (§8.4, §8.5). `timestamp` is milliseconds since the Unix epoch.
  * Returns the advanced sender state and the sealed envelope; `senderState` itself is unchanged.
+ *
+ * The caller must store the returned state before it publishes `sealed`: the key and nonce of an index
+ * are deterministic, so sealing a different body again from the old state would reuse them.
  */
 export function sealCommunityMessage(
   epoch: CommunityEpoch,
