@@ -1,7 +1,7 @@
 /**
  * DHT record formats and key derivations (docs/PROTOCOL.md §13, record half). The node registers
  * {@link validatePrekeyRecord} and {@link selectPrekeyRecord} with kad-dht under the namespace
- * {@link PREKEY_RECORD_NAMESPACE}, and announces community rendezvous with {@link rendezvousCid}.
+ * {@link PREKEY_RECORD_NAMESPACE}, and announces community rendezvous under {@link rendezvousKey} (§13.11).
  */
 import { rendezvousKeyOf } from '../crypto/community.js'
 import { CryptoError } from '../crypto/errors.js'
@@ -122,17 +122,11 @@ export function selectPrekeyRecord(key: Uint8Array, records: readonly Uint8Array
   return best
 }
 
-/** The 32-byte community rendezvous digest of a topic id (§8.2): SHA-256("sotto/community/v1/rendezvous" || topicId). */
+/**
+ * The community rendezvous key K of a topic id (§8.2, §13.2): SHA-256("sotto/community/v1/rendezvous" || topicId).
+ * The node announces and finds members under CID(K) (§13.11).
+ */
 export function rendezvousKey(topicId: Uint8Array): Uint8Array {
   if (!(topicId instanceof Uint8Array) || topicId.length !== 32) throw new InvalidArgumentError('topicId must be 32 bytes')
   return rendezvousKeyOf(topicId)
-}
-
-/**
- * The binary CID under which members announce a community (§13.2): CIDv1, codec raw (0x55), multihash
- * sha2-256 (0x12, length 0x20) of rendezvousKey(topicId): `01 55 12 20 || digest`. The digest is already
- * a SHA-256 output, used as-is (the CID names it; nothing is hashed again).
- */
-export function rendezvousCid(topicId: Uint8Array): Uint8Array {
-  return concatBytes(Uint8Array.of(0x01, 0x55, 0x12, 0x20), rendezvousKey(topicId))
 }
