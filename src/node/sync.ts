@@ -38,6 +38,7 @@ import {
   SyncProtocolError,
   SyncTimeoutError,
   SyncUsageError,
+  snapshotSource,
   UnexpectedSyncFrameError
 } from '../protocol/sync/index.js'
 import { libp2pOf } from './internal.js'
@@ -65,6 +66,8 @@ export interface SyncLimits extends FrameLimits {
   readonly maxInvalidEnvelopes: number
   /** How long a misbehaving peer is refused, ms (default 600,000). */
   readonly banMs: number
+  /** A topic with at most this many items is read into memory once per session (default 100,000). */
+  readonly snapshotMaxItems: number
 }
 
 /** The default limits. */
@@ -77,7 +80,8 @@ export const DEFAULT_SYNC_LIMITS: SyncLimits = Object.freeze({
   maxInboundSessionsPerPeer: 2,
   maxInboundSessions: 64,
   maxInvalidEnvelopes: 4,
-  banMs: 600_000
+  banMs: 600_000,
+  snapshotMaxItems: 100_000
 })
 
 /**
@@ -442,7 +446,9 @@ class SyncServiceImpl implements SyncService {
       bytesReceived: 0
     }
     try {
-      const reconciler = new Reconciler(await this.#init.source(topic), { frameSizeLimit: limits.maxMessageBytes })
+      const reconciler = new Reconciler(await snapshotSource(await this.#init.source(topic), limits.snapshotMaxItems), {
+        frameSizeLimit: limits.maxMessageBytes
+      })
       // Reconciliation.
       let message: Uint8Array | undefined = await reconciler.initiate()
       await ch.send({ type: FrameType.Open, topic, message })
@@ -603,7 +609,9 @@ class SyncServiceImpl implements SyncService {
       await ch.close(stream)
       return
     }
-    const reconciler = new Reconciler(await this.#init.source(topic), { frameSizeLimit: limits.maxMessageBytes })
+    const reconciler = new Reconciler(await snapshotSource(await this.#init.source(topic), limits.snapshotMaxItems), {
+        frameSizeLimit: limits.maxMessageBytes
+      })
     let rounds = 1
     let reply = await reconciler.reconcile(open.message)
     await ch.send({ type: FrameType.Reconcile, message: reply.reply! })

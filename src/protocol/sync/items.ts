@@ -188,3 +188,45 @@ export class MemorySyncItemSource implements SyncItemSource {
 function itemKeyString(item: SyncItem): string {
   return `${item.timestamp}:${Buffer.from(item.id.buffer, item.id.byteOffset, item.id.length).toString('hex')}`
 }
+
+/** A point of an envelope store's (timestamp, id) order, as the store's range queries take it. */
+export interface EnvelopeStoreBound {
+  timestamp: number
+  id?: Uint8Array
+}
+
+/**
+ * The part of the store's envelope API a sync source needs, written structurally (the protocol layer
+ * does not import the store): ranges are [gte, lt) in (timestamp, id) order, an id may be a prefix.
+ */
+export interface EnvelopeKeyReader {
+  countEnvelopes(topic: Uint8Array, range?: { gte?: EnvelopeStoreBound; lt?: EnvelopeStoreBound }): Promise<number>
+  listEnvelopeKeys(topic: Uint8Array, range?: { gte?: EnvelopeStoreBound; lt?: EnvelopeStoreBound }): AsyncIterable<SyncItem>
+}
+
+/** A `SyncItemSource` over the envelopes a store holds for one topic (e.g. `LevelStore`). */
+export function envelopeStoreSource(store: EnvelopeKeyReader, topic: Uint8Array): SyncItemSource {
+  const range = (lower: Bound, upper: Bound) => ({
+    gte: { timestamp: lower.timestamp, id: lower.id },
+    ...(upper.timestamp === INFINITY ? {} : { lt: { timestamp: upper.timestamp, id: upper.id } })
+  })
+  return {
+    count: (lower, upper) => (lower.timestamp === INFINITY ? 0 : store.countEnvelopes(topic, range(lower, upper))),
+    iterate: (lower, upper) => (lower.timestamp === INFINITY ? [] : store.listEnvelopeKeys(topic, range(lower, upper)))
+  }
+}
+
+/**
+ * Reads a whole source into memory once (one pass) when it holds at most `maxItems` items, so that a
+ * session's rounds work on a consistent, fast copy; returns `source` itself when it holds more.
+ */
+export async function snapshotSource(source: SyncItemSource, maxItems: number): Promise<SyncItemSource> {
+  const items: SyncItem[] = []
+  const all = source.iterate(MIN_BOUND, MAX_BOUND)
+  if (Symbol.iterator in all) {
+    for (const item of all as Iterable<SyncItem>) if (items.push(item) > maxItems) return source
+  } else {
+    for await (const item of all) if (items.push(item) > maxItems) return source
+  }
+  return new MemorySyncItemSource(items)
+}
