@@ -84,7 +84,7 @@ export const systemRandom: RandomSource = (length: number): Uint8Array => {
 
 /** Bytes of system randomness drawn at a time for header nonces. */
 const NONCE_POOL_BYTES = 4096
-let noncePool = new Uint8Array(0)
+let noncePool: Uint8Array = new Uint8Array(0)
 let noncePoolOffset = 0
 
 /**
