@@ -12,8 +12,11 @@ import { checkVersion, guard, messageRule, peekVersion, sameBytes, scanMessage, 
 export const CONTENT_VERSION = 1
 /** The lowest content version accepted (lower is a downgrade). */
 export const MIN_CONTENT_VERSION = 1
-/** The largest encoded content: the largest plaintext that padding (§9) accepts. */
-export const MAX_CONTENT_BYTES = 65535
+/**
+ * The largest encoded content (§11.4). With it, a padded plaintext (§9) is at most 32768 bytes, also
+ * inside a community message with its 181-byte inner header (§8.4), so every envelope fits in 65536 bytes.
+ */
+export const MAX_CONTENT_BYTES = 32000
 /** A message id: 16 random bytes chosen by the sender. */
 export const MESSAGE_ID_BYTES = 16
 /** Largest text body, in UTF-8 bytes. */

@@ -22,10 +22,13 @@ export const MIN_ENVELOPE_VERSION = 1
 
 /** Encoded envelope sizes, ascending (§11.3). Every encoded envelope is exactly one of these long. */
 export const ENVELOPE_BUCKETS: readonly number[] = Object.freeze([
-  512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072
+  512, 1024, 2048, 4096, 8192, 16384, 32768, 65536
 ])
-/** The largest encoded envelope: the largest bucket. Decoders reject longer input before parsing. */
-export const MAX_ENVELOPE_BYTES = 131072
+/**
+ * The largest encoded envelope: the largest bucket, equal to the node's gossipsub maxMessageSize (§14.12).
+ * Decoders reject longer input before parsing.
+ */
+export const MAX_ENVELOPE_BYTES = 65536
 /** Largest X3DH/PQXDH initial header carried by a DIRECT_PREKEY envelope (§4: 1263 bytes). */
 export const MAX_PREKEY_HEADER_BYTES = MAX_INITIAL_HEADER_BYTES
 /** Length of an encrypted ratchet header (§5.5: 81 bytes); the envelope accepts no other length. */

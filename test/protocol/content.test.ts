@@ -80,7 +80,7 @@ describe('content', () => {
     const tooManyIds = cat(vf(1, 1), lf(3, cat(vf(1, 1), ...Array.from({ length: MAX_RECEIPT_IDS + 1 }, () => lf(2, id(1))))))
     expect(protocolErrorOf(() => decodeContent(tooManyIds))).toBeInstanceOf(OversizedError)
     expect(protocolErrorOf(() => decodeContent(new Uint8Array(MAX_CONTENT_BYTES + 1)))).toBeInstanceOf(OversizedError)
-    const nestedGroups = cat(vf(1, 1), lf(2, new Uint8Array(60_000).fill(0x0b)))
+    const nestedGroups = cat(vf(1, 1), lf(2, new Uint8Array(30_000).fill(0x0b)))
     expect(protocolErrorOf(() => decodeContent(nestedGroups))).toBeInstanceOf(MalformedError)
   })
 })
