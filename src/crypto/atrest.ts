@@ -58,6 +58,15 @@ export const TEST_ARGON2: Readonly<Argon2idParams> = Object.freeze({ opsLimit: 1
 const MAX_OPS_LIMIT = 64
 const MAX_MEM_LIMIT = 0xffffffff
 
+/**
+ * Random nonces for sealed records from the platform CSPRNG (Web Crypto getRandomValues, one call per nonce).
+ * libsodium's WebAssembly randombytes_buf asks the host for 4 bytes per call, which made nonces the main
+ * cost of a store write; both are the same OS CSPRNG underneath.
+ */
+function recordNonce(): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(AEAD_NONCE_BYTES))
+}
+
 const sealInfo = utf8(SEAL_KEY_INFO)
 const blindInfo = utf8(BLIND_KEY_INFO)
 const recordLabel = utf8(RECORD_AD_LABEL)
@@ -242,7 +251,7 @@ export function sealRecord(
   const key = asDatabaseKey(dbKey)
   checkBytes('recordKey', recordKey)
   checkBytes('value', value)
-  const nonce = opts.nonce ?? randomBytes(AEAD_NONCE_BYTES)
+  const nonce = opts.nonce ?? recordNonce()
   checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
   const ct = aeadEncrypt(key.sealKeyBytes(), nonce, value, recordAd(recordKey))
   const out = new Uint8Array(1 + AEAD_NONCE_BYTES + ct.length)

@@ -466,7 +466,17 @@ class Keys {
     recordKey(NS.communityData, blind(this.dbKey, 'community', id), Uint8Array.of(COMMUNITY_SUB.member), blind(this.dbKey, 'member', id, memberId))
   chain = (id: string, chainId: string) =>
     recordKey(NS.communityData, blind(this.dbKey, 'community', id), Uint8Array.of(COMMUNITY_SUB.chain), blind(this.dbKey, 'chain', id, chainId))
-  conversationPrefix = (conversation: string) => blind(this.dbKey, 'conversation', conversation)
+  readonly #prefixes = new Map<string, Uint8Array>()
+  /** B(conversation, id), cached: every message write and read needs it. */
+  conversationPrefix = (conversation: string): Uint8Array => {
+    let p = this.#prefixes.get(conversation)
+    if (p === undefined) {
+      if (this.#prefixes.size >= 4096) this.#prefixes.clear()
+      p = blind(this.dbKey, 'conversation', conversation)
+      this.#prefixes.set(conversation, p)
+    }
+    return p
+  }
   conversation = (conversation: string) => recordKey(NS.conversation, this.conversationPrefix(conversation))
   message = (conversation: string, seq: number) => recordKey(NS.message, this.conversationPrefix(conversation), u64(seq))
   messageId = (id: string) => recordKey(NS.messageId, blind(this.dbKey, 'message-id', id))
