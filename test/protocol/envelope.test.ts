@@ -60,7 +60,7 @@ describe('envelope round trip', () => {
 
   it('every ciphertext length lands exactly in the smallest reachable bucket', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 65_400 }), (n) => {
+      fc.property(fc.integer({ min: 1, max: 65_000 }), (n) => {
         const encoded = encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81), ciphertext: bytes(n) })
         expect(ENVELOPE_BUCKETS).toContain(encoded.length)
         // Independently: the unpadded fields plus the padding of §11.3 for the smallest reachable bucket.
@@ -70,7 +70,7 @@ describe('envelope round trip', () => {
       { numRuns: 200 }
     )
     fc.assert(
-      fc.property(fc.integer({ min: MIN_COMMUNITY_SEALED_BYTES, max: 65_400 }), (n) => {
+      fc.property(fc.integer({ min: MIN_COMMUNITY_SEALED_BYTES, max: 65_000 }), (n) => {
         const encoded = encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(n) })
         const body = cat(vf(1, 1), vf(2, 3), vf(3, T), lf(6, bytes(n)))
         expect(Buffer.from(encoded).equals(padEnvelope(body))).toBe(true)
@@ -140,6 +140,9 @@ describe('envelope encoder rejects bad input', () => {
     )
     expect(() => encodeEnvelope({ ...direct, ratchetHeader: bytes(RATCHET_HEADER_BYTES - 1) })).toThrow(InvalidArgumentError)
     expect(() => encodeEnvelope({ ...direct, ciphertext: bytes(MAX_ENVELOPE_BYTES - 100) })).toThrow(OversizedError)
+    // 65406 bytes before padding: the gap of 130 to the largest bucket cannot be filled (§11.3).
+    expect(() => encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(65391) })).toThrow(OversizedError)
+    expect(encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(65390) }).length).toBe(MAX_ENVELOPE_BYTES)
   })
 })
 
