@@ -85,6 +85,8 @@ export interface SottoNodeInit {
   maxRecordSize?: number
   /** Send own messages to all topic peers (gossipsub floodPublish); default false (PROTOCOL.md 14.10). */
   floodPublish?: boolean
+  /** On start, dial up to this many peers remembered in the peer store (with `peerStorePath`); default 8. */
+  redialKnownPeers?: number
   /** Gossipsub IP-colocation penalty weight (<= 0); default -5, loopback addresses always exempt. */
   ipColocationFactorWeight?: number
 }
@@ -294,6 +296,7 @@ class SottoNodeImpl implements SottoNode {
   private readonly maxRecordSize: number
   private readonly listeners = new Map<string, Set<AnyListener>>()
   private topicValidator: TopicValidator | undefined
+  private readonly redialLimit: number
   private running = false
 
   constructor(
@@ -311,6 +314,7 @@ class SottoNodeImpl implements SottoNode {
     this.maxMessageSize = init.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.maxRecordSize = init.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE
     this.topicValidator = init.topicValidator
+    this.redialLimit = init.redialKnownPeers ?? 8
 
     libp2p.addEventListener('peer:connect', (e) => this.emit('peer:connect', { peerId: e.detail.toString() }))
     libp2p.addEventListener('peer:disconnect', (e) => this.emit('peer:disconnect', { peerId: e.detail.toString() }))
@@ -344,6 +348,20 @@ class SottoNodeImpl implements SottoNode {
     await this.libp2p.start()
     this.running = true
     log('started %s on %s', this.peerId, this.addresses().join(' '))
+    void this.redialKnownPeers()
+  }
+
+  /** After a restart, reconnects to peers remembered in the peer store (in the background). */
+  private async redialKnownPeers(): Promise<void> {
+    if (this.redialLimit <= 0) return
+    const known = await this.libp2p.peerStore.all().catch(() => [])
+    const candidates = known.filter((p) => !p.id.equals(this.libp2p.peerId) && p.addresses.length > 0)
+    await Promise.all(
+      candidates.slice(0, this.redialLimit).map(async (p) => {
+        if (!this.running || this.libp2p.getConnections(p.id).length > 0) return
+        await this.libp2p.dial(p.id).catch((err: unknown) => log('redial of %p failed: %e', p.id, err))
+      })
+    )
   }
 
   async stop(): Promise<void> {
@@ -497,14 +515,13 @@ class SottoNodeImpl implements SottoNode {
         cleanup()
         reject(new NodeAbortedError(`aborted waiting for ${n} peers on a topic`))
       }
-      function check(this: void): void {
-        const peers = current()
+      const check = (): void => {
+        const peers = this.topicPeers(topic)
         if (peers.length >= n) {
           cleanup()
           resolve(peers)
         }
       }
-      const current = (): string[] => this.topicPeers(topic)
       if (signal?.aborted === true) {
         reject(new NodeAbortedError(`aborted waiting for ${n} peers on a topic`))
         return

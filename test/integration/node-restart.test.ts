@@ -1,5 +1,5 @@
 // Restarting a node from its exported peer key and its data directory keeps its peer id, and the peer
-// store (and DHT records it held) survive in LevelDB.
+// store (the node reconnects to remembered peers) and the DHT records it held survive in LevelDB.
 import { afterAll, describe, expect, it } from 'vitest'
 import { utf8 } from '../../src/crypto/primitives.js'
 import { createSottoNode, generatePeerKey, InvalidPeerKeyError, peerIdOfKey } from '../../src/node/index.js'
@@ -26,10 +26,13 @@ describe('node: restart', () => {
     await first.stop()
 
     const second = await createSottoNode(init)
+    // No bootstrap list: the node reconnects to the peers its store remembers.
+    const reconnected = second.once('peer:connect', (e) => e.peerId === other.peerId, AbortSignal.timeout(10_000))
     await second.start()
     try {
       expect(second.peerId).toBe(first.peerId)
       expect(await second.knownPeers()).toContain(other.peerId)
+      await reconnected
       // other is stopped: second answers from its own store.
       await other.stop()
       expect(await second.getRecord(rec.key, { timeoutMs: 2000 })).toEqual(new Uint8Array(rec.value))
