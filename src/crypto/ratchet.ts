@@ -15,7 +15,7 @@ import {
   InvalidStateError,
   TooManySkippedError
 } from './errors.js'
-import { AEAD_NONCE_BYTES, checkBytes, concatBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519Public, X25519_BYTES } from './primitives.js'
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, checkBytes, concatBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519Public, X25519_BYTES } from './primitives.js'
 import {
   decodeHeader,
   decryptBody,
@@ -327,7 +327,9 @@ export class RatchetSession {
     if (!(header instanceof Uint8Array) || header.length !== ENCRYPTED_HEADER_BYTES) {
       throw new DecryptionError(`encrypted header must be ${ENCRYPTED_HEADER_BYTES} bytes`)
     }
-    if (!(ciphertext instanceof Uint8Array)) throw new DecryptionError('ciphertext must be a Uint8Array')
+    if (!(ciphertext instanceof Uint8Array) || ciphertext.length < AEAD_TAG_BYTES) {
+      throw new DecryptionError(`ciphertext must be at least ${AEAD_TAG_BYTES} bytes`)
+    }
     const s = this.#s
     const bodyAd = concatBytes(s.ad, header)
     if (s.hkr !== null) {
