@@ -94,7 +94,7 @@ export class ByteReader {
   /** Reads `n` bytes (a copy). */
   bytes(n: number): Uint8Array {
     this.#need(n)
-    const out = this.#bytes.slice(this.#offset, this.#offset + n)
+    const out = Uint8Array.from(this.#bytes.subarray(this.#offset, this.#offset + n))
     this.#offset += n
     return out
   }

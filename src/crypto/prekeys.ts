@@ -96,7 +96,9 @@ export class ByteReader {
   /** The next `length` bytes (a copy). */
   take(length: number): Uint8Array {
     if (this.#offset + length > this.#bytes.length) throw new MalformedError(`${this.#what} is truncated`)
-    const out = this.#bytes.slice(this.#offset, this.#offset + length)
+    // A fresh Uint8Array, never a view: the input may be a Node Buffer, whose slice() shares its pool.
+    const out = new Uint8Array(length)
+    out.set(this.#bytes.subarray(this.#offset, this.#offset + length))
     this.#offset += length
     return out
   }

@@ -253,3 +253,13 @@ describe('LocalPrekeys', () => {
     }
   })
 })
+
+describe('decoding from a Node Buffer view', () => {
+  it('decodes a bundle that sits at an offset inside a pooled Buffer (as libp2p hands it over)', () => {
+    const identity = IdentityKeyPair.generate()
+    const bundle = LocalPrekeys.generate(identity, { oneTimeCount: 4 }).bundle(identity)
+    const encoded = bundle.encode()
+    const pooled = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(encoded)]).subarray(3)
+    expect(PrekeyBundle.decode(pooled).encode()).toEqual(encoded)
+  })
+})
