@@ -35,3 +35,12 @@ export class InvalidRecordError extends ProtocolError {}
 
 /** An encoder or key derivation was given an argument of the wrong type, length or range. */
 export class InvalidArgumentError extends ProtocolError {}
+
+/** An envelope of a kind that does not belong on the topic it arrived on (§14.2). */
+export class WrongTopicError extends ProtocolError {}
+
+/** An envelope's timestamp is further in the future than the allowed clock skew (§14.2). */
+export class TimestampError extends ProtocolError {}
+
+/** A community envelope whose topic signature does not verify under the topic's id (§8.5, §14.2). */
+export class TopicSignatureError extends ProtocolError {}
