@@ -150,7 +150,9 @@ export interface SottoNode {
   readonly peerId: string
   /** True between `start()` and `stop()`. */
   readonly started: boolean
+  /** Starts listening, discovery (bootstrap, mDNS), the DHT and gossipsub; redials remembered peers. */
   start(): Promise<void>
+  /** Stops the node and closes its datastore; `start()` may be called again. */
   stop(): Promise<void>
   /** The peer key's libp2p protobuf bytes, for the app to persist. */
   exportPeerKey(): Uint8Array
@@ -164,7 +166,9 @@ export interface SottoNode {
   peers(): string[]
   /** Peer ids in the peer store (persisted with `peerStorePath`), connected or not. */
   knownPeers(): Promise<string[]>
+  /** Adds a listener; returns a function that removes it. Listeners may be added before `start()`. */
   on<K extends keyof NodeEvents>(event: K, listener: (detail: NodeEvents[K]) => void): () => void
+  /** Removes a listener. */
   off<K extends keyof NodeEvents>(event: K, listener: (detail: NodeEvents[K]) => void): void
   /** Resolves with the next event of that name for which `filter` is true. */
   once<K extends keyof NodeEvents>(
@@ -174,8 +178,11 @@ export interface SottoNode {
   ): Promise<NodeEvents[K]>
   /** Replaces the topic validator (applies to messages received from now on). */
   setTopicValidator(validator: TopicValidator | undefined): void
+  /** Joins a topic: its messages pass the topic validator and are scored (PROTOCOL.md 14.12, 14.13). */
   subscribe(topic: string): void
+  /** Leaves a topic (no-op when the node is stopped). */
   unsubscribe(topic: string): void
+  /** Topics this node is subscribed to. */
   topics(): string[]
   /** Publishes; never throws for lack of peers (see PublishResult). Throws MessageTooLargeError. */
   publish(topic: string, data: Uint8Array, options?: PublishOptions): Promise<PublishResult>
@@ -213,6 +220,8 @@ export type SottoServices = {
 export type SottoLibp2p = Libp2p<SottoServices>
 
 const DEFAULT_TIMEOUT_MS = 10_000
+/** Discovered peers (mDNS, DHT queries) are dialled only while the node has fewer connected peers than this. */
+const DISCOVERY_DIAL_BELOW = 32
 
 function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
   const t = AbortSignal.timeout(timeoutMs)
@@ -322,6 +331,8 @@ class SottoNodeImpl implements SottoNode {
     libp2p.addEventListener('peer:discovery', (e) => {
       const id = e.detail.id
       if (!this.running || id.equals(libp2p.peerId) || libp2p.getConnections(id).length > 0) return
+      // kad-dht reports every peer its queries meet: seek connections only while the node has few.
+      if (libp2p.getPeers().length >= DISCOVERY_DIAL_BELOW) return
       libp2p.dial(id).catch((err: unknown) => log('dial of discovered %p failed: %e', id, err))
     })
     const pubsub = libp2p.services.pubsub
@@ -461,6 +472,7 @@ class SottoNodeImpl implements SottoNode {
   }
 
   unsubscribe(topic: string): void {
+    if (!this.running) return
     const pubsub = this.libp2p.services.pubsub
     pubsub.unsubscribe(topic)
     pubsub.topicValidators.delete(topic)

@@ -36,6 +36,10 @@ describe('node: restart', () => {
       // other is stopped: second answers from its own store.
       await other.stop()
       expect(await second.getRecord(rec.key, { timeoutMs: 2000 })).toEqual(new Uint8Array(rec.value))
+      // The same instance stops and starts again on its reopened store.
+      await second.stop()
+      await second.start()
+      expect(await second.getRecord(rec.key, { timeoutMs: 2000 })).toEqual(new Uint8Array(rec.value))
     } finally {
       await second.stop()
     }

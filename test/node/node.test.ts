@@ -28,6 +28,10 @@ describe('node API', () => {
     for (const a of node.addresses()) expect(a).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${node.peerId}$`))
     await node.stop()
     expect(node.started).toBe(false)
+    // A stopped node can start again, with the same peer id.
+    await node.start()
+    expect(node.addresses()[0]).toContain(node.peerId)
+    await node.stop()
   })
 
   it('dials by address, reports connect and disconnect events, and lists peers', async () => {
