@@ -1,0 +1,1402 @@
+/**
+ * The use cases of one user's node: contacts, 1:1 conversations, communities, the outbox, history.
+ * Composes the crypto layer (sessions, community keys), the protocol layer (envelopes, content, invites),
+ * the store (everything persisted, in atomic batches) and the node (libp2p). Holds no wire details itself.
+ *
+ * Every state change of a conversation runs through one serial queue, so that two envelopes that arrive
+ * together never both start from the same ratchet state. A message is stored, with the new session or
+ * chain state and its seen id, in one batch before it is acknowledged or shown.
+ */
+import { logger } from '@libp2p/logger'
+import {
+  CommunityEpoch,
+  CommunityReceiverState,
+  openCommunityMessage,
+  SenderChainState,
+  verifyTopicSignature
+} from '../crypto/community.js'
+import {
+  createControlStatement,
+  createRotationStatement,
+  decodeControlStatement,
+  encodeControlStatement,
+  encodeEpochKeyGrant,
+  openEpochKeyGrant,
+  verifyControlStatement
+} from '../crypto/community-control.js'
+import { sealCommunityMessage } from '../crypto/community.js'
+import { CryptoError, DuplicateMessageError } from '../crypto/errors.js'
+import type { IdentityKeyPair } from '../crypto/identity.js'
+import { pad, unpad } from '../crypto/padding.js'
+import { type LocalPrekeys, PrekeyBundle } from '../crypto/prekeys.js'
+import { blake2b, equalBytes, fromHex, randomBytes, toHex, utf8 } from '../crypto/primitives.js'
+import { RatchetSession } from '../crypto/ratchet.js'
+import { formatSafetyNumber, ownFingerprintDigits, safetyNumber } from '../crypto/safety.js'
+import { InitialHeader, initiateSession, respondSession } from '../crypto/x3dh.js'
+import type { SottoNode } from '../node/index.js'
+import { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from '../node/index.js'
+import { createSyncService, type SyncService } from '../node/sync.js'
+import {
+  type Content,
+  coarseTimestamp,
+  communityTopic,
+  decodeContent,
+  decodeEnvelope,
+  decodePrekeyRecord,
+  directTopic,
+  type Envelope,
+  encodeContent,
+  encodeEnvelope,
+  encodePrekeyRecord,
+  envelopeId,
+  formatCommunityInvite,
+  formatContactInvite,
+  inboxTopic,
+  MAX_TEXT_BYTES,
+  MESSAGE_ID_BYTES,
+  ProtocolError,
+  parseInvite,
+  parseTopic,
+  prekeyRecordKey,
+  rendezvousKey
+} from '../protocol/index.js'
+import type { SyncItemSource } from '../protocol/sync/index.js'
+import type { CommunityRecord, ContactRecord, MemberRecord, MessageRecord, OutboxEntry, Store, StoreBatch } from '../store/index.js'
+import type {
+  CommunityView,
+  ContactView,
+  IdView,
+  MemberView,
+  MessageView,
+  SottoApp,
+  StatusView,
+  SyncProgress,
+  VerifyView
+} from './api.js'
+import {
+  BadInviteError,
+  BadMessageError,
+  BadNameError,
+  IdentityChangedError,
+  NotAllowedError,
+  UnknownCommunityError,
+  UnknownContactError
+} from './errors.js'
+import { byDisplayOrder, checkName, communityView, contactView, memberView, messageView, shortFingerprint } from './views.js'
+
+const log = logger('sotto:app')
+
+/** Where an incoming envelope on a topic belongs. */
+type Route =
+  | { kind: 'inbox' }
+  | { kind: 'direct'; contactId: string }
+  | { kind: 'community'; communityId: string; epoch: number }
+
+/** What the outbox holds per entry, beside the payload (kept in OutboxEntry.extra). */
+interface OutboxMeta {
+  /** 'envelope': payload is an encoded envelope for `topic`; 'content': a Content waiting for a session. */
+  kind: 'envelope' | 'content'
+  topic: string
+  /** 'direct' entries wait for a delivery receipt; 'community' ones only for a first recipient. */
+  scope: 'direct' | 'community'
+}
+
+/** Tunables of the app (tests shorten the timers). */
+export interface SottoTimings {
+  /** Outbox pass period, ms. */
+  outboxIntervalMs: number
+  /** First retry delay of an undelivered 1:1 envelope, ms (doubles up to outboxMaxBackoffMs). */
+  outboxBackoffMs: number
+  outboxMaxBackoffMs: number
+  /** Prekey bundle re-publication period, ms. */
+  republishMs: number
+  /** Background sync period, ms. */
+  syncIntervalMs: number
+}
+
+/** Default timings for real use. */
+export const DEFAULT_TIMINGS: SottoTimings = Object.freeze({
+  outboxIntervalMs: 1_000,
+  outboxBackoffMs: 2_000,
+  outboxMaxBackoffMs: 60_000,
+  republishMs: 6 * 60 * 60 * 1000,
+  syncIntervalMs: 30_000
+})
+
+/** Below this many one-time prekeys left, a fresh batch is generated and the bundle re-published. */
+const MIN_ONE_TIME_PREKEYS = 8
+const ONE_TIME_PREKEY_BATCH = 32
+const SEEN_SCOPE = 'env'
+
+/** Everything `Sotto` needs, opened by src/app/index.ts. */
+export interface SottoParts {
+  home: string
+  store: Store
+  node: SottoNode
+  identity: IdentityKeyPair
+  prekeys: LocalPrekeys
+  name: string
+  timings?: Partial<SottoTimings>
+}
+
+/** One user's running node. Make it with `openSotto` (src/app/index.ts). */
+export class Sotto implements SottoApp {
+  readonly #store: Store
+  readonly #node: SottoNode
+  readonly #identity: IdentityKeyPair
+  readonly #prekeys: LocalPrekeys
+  readonly #myKey: string
+  readonly #name: string
+  readonly #timings: SottoTimings
+  readonly #routes = new Map<string, Route>()
+  readonly #listeners = new Set<(m: MessageView) => void>()
+  readonly #timers: NodeJS.Timeout[] = []
+  readonly #offNode: Array<() => void> = []
+  #sync: SyncService | undefined
+  #syncProgress: SyncProgress = { envelopesToFetch: 0, envelopesFetched: 0, bytesToFetch: 0, bytesFetched: 0 }
+  #queue: Promise<unknown> = Promise.resolve()
+  #stopped = false
+  #outboxRunning = false
+  /** How many DHT peers accepted the last bundle publication (undefined: not yet published). */
+  #bundleReach: number | undefined
+  #bundleWait: AbortController | undefined
+  #relays: string[] = []
+
+  constructor(parts: SottoParts) {
+    this.#store = parts.store
+    this.#node = parts.node
+    this.#identity = parts.identity
+    this.#prekeys = parts.prekeys
+    this.#myKey = toHex(parts.identity.publicKey.signingKey)
+    this.#name = parts.name
+    this.#timings = { ...DEFAULT_TIMINGS, ...parts.timings }
+  }
+
+  /** The node underneath (for the daemon's status and for tests). */
+  get node(): SottoNode {
+    return this.#node
+  }
+
+  /** The store underneath (tests and tools). */
+  get store(): Store {
+    return this.#store
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------------------
+
+  /** Subscribes the topics, publishes the prekey bundle, starts the outbox and sync. The node is started. */
+  async start(): Promise<void> {
+    this.#node.setTopicValidator((topic, data) => this.#validate(topic, data))
+    this.#offNode.push(
+      this.#node.on('message', (m) => {
+        void this.#serial(() => this.#receive(m.topic, m.data)).catch((err) => log.error('receive failed: %s', err))
+      }),
+      this.#node.on('subscription-change', (e) => {
+        if (e.subscribed && this.#routes.has(e.topic)) this.#kickOutbox()
+      }),
+      this.#node.on('peer:connect', () => this.#kickOutbox())
+    )
+    const settings = (await this.#store.getSettings()) ?? {}
+    this.#relays = Array.isArray(settings['relays']) ? (settings['relays'] as string[]) : []
+    this.#route(inboxTopic(this.#identity.publicKey.signingKey), { kind: 'inbox' })
+    for (const c of await this.#store.listContacts()) {
+      const topic = c.extra?.['directTopic']
+      if (typeof topic === 'string') this.#route(topic, { kind: 'direct', contactId: c.id })
+    }
+    for (const c of await this.#store.listCommunities()) {
+      const epoch = await this.#epochOf(c.id, c.epoch)
+      if (epoch !== undefined) this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: c.id, epoch: c.epoch })
+    }
+    this.#sync = createSyncService({
+      node: this.#node,
+      topics: () => this.#syncTopics(),
+      source: (topic) => this.#syncSource(topic),
+      getEnvelope: async (topic, id) => (await this.#store.getEnvelope(utf8(topic), id))?.bytes,
+      onEnvelope: (topic, _id, bytes) => this.#serial(() => this.#receive(topic, bytes)),
+      intervalMs: this.#timings.syncIntervalMs,
+      onProgress: (e) => {
+        this.#syncProgress = {
+          envelopesToFetch: e.total.envelopesToFetch,
+          envelopesFetched: e.total.envelopesFetched,
+          bytesToFetch: e.total.bytesToFetch,
+          bytesFetched: e.total.bytesFetched
+        }
+      }
+    })
+    await this.#sync.start()
+    await this.#ensurePrekeys()
+    void this.#publishBundle()
+    for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
+    this.#timers.push(setInterval(() => this.#kickOutbox(), this.#timings.outboxIntervalMs))
+    this.#timers.push(setInterval(() => void this.#publishBundle(), this.#timings.republishMs))
+    for (const t of this.#timers) t.unref()
+    this.#kickOutbox()
+  }
+
+  /** Stops timers, sync and the node, then closes the store. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of this.#timers) clearInterval(t)
+    this.#bundleWait?.abort()
+    for (const off of this.#offNode) off()
+    await this.#sync?.stop().catch(() => undefined)
+    await this.#queue.catch(() => undefined)
+    await this.#node.stop().catch(() => undefined)
+    await this.#store.close()
+  }
+
+  // --- identity and status -------------------------------------------------------------------------
+
+  async id(): Promise<IdView> {
+    const addresses = this.#node.addresses()
+    const invite = formatContactInvite({
+      identity: this.#identity.publicKey,
+      displayName: this.#name,
+      peerId: peerIdToBytes(this.#node.peerId),
+      addresses: addresses.slice(0, 8).map((a) => multiaddrToBytes(withoutPeer(a))),
+      relays: this.#relays.slice(0, 8).map((a) => multiaddrToBytes(a))
+    })
+    return {
+      name: this.#name,
+      invite,
+      peerId: this.#node.peerId,
+      addresses,
+      safetyNumber: ownFingerprintDigits(this.#identity.publicKey.signingKey),
+      fingerprint: shortFingerprint(this.#myKey)
+    }
+  }
+
+  async status(): Promise<StatusView> {
+    return {
+      peerId: this.#node.peerId,
+      addresses: this.#node.addresses(),
+      peers: this.#node.peers().length,
+      topics: this.#node.topics().length,
+      outbox: (await this.#store.listOutbox()).length,
+      sync: { ...this.#syncProgress },
+      relays: [...this.#relays]
+    }
+  }
+
+  async relayUse(address: string): Promise<string[]> {
+    multiaddrToBytes(address)
+    if (!this.#relays.includes(address)) this.#relays.push(address)
+    const settings = (await this.#store.getSettings()) ?? {}
+    await this.#store.setSettings({ ...settings, relays: this.#relays })
+    void this.#node.dial(address).catch(() => undefined)
+    return [...this.#relays]
+  }
+
+  // --- contacts ------------------------------------------------------------------------------------
+
+  async contactAdd(invite: string, name?: string): Promise<ContactView> {
+    let parsed: ReturnType<typeof parseInvite>
+    try {
+      parsed = parseInvite(invite.trim())
+    } catch (err) {
+      throw new BadInviteError(err instanceof Error ? err.message : 'unreadable')
+    }
+    if (parsed.type !== 'contact') throw new BadInviteError('this is a community invite: use `sotto community join`')
+    const inv = parsed.invite
+    const key = toHex(inv.identity.signingKey)
+    if (key === this.#myKey) throw new BadInviteError('this is your own invite')
+    const localName = checkName(name ?? inv.displayName ?? '', 'contact')
+    const peerId = inv.peerId !== undefined ? peerIdFromBytes(inv.peerId) : undefined
+    const addresses = inv.addresses.map((a) => multiaddrFromBytes(a))
+    return this.#serial(async () => {
+      const now = Date.now()
+      const byName = await this.#store.getContactByName(localName)
+      const byKey = await this.#store.getContactByIdentityKey(key)
+      let contact: ContactRecord
+      if (byKey !== undefined) {
+        if (byName !== undefined && byName.id !== byKey.id) throw new BadNameError(`a contact named "${localName}" exists`)
+        contact = { ...byKey, name: localName, state: 'accepted' }
+      } else if (byName !== undefined) {
+        // The same name with another key: the contact's identity changed. Loud, and nothing is sent until accepted.
+        contact = {
+          ...byName,
+          identityKey: key,
+          verified: false,
+          identityChanged: true,
+          identityHistory: [...byName.identityHistory, { identityKey: key, seenAt: now }],
+          prekeyBundle: undefined,
+          prekeyBundleFetchedAt: undefined
+        }
+        await this.#store.deleteSession(byName.id)
+      } else {
+        contact = {
+          id: key,
+          name: localName,
+          state: 'accepted',
+          identityKey: key,
+          verified: false,
+          identityChanged: false,
+          identityHistory: [{ identityKey: key, seenAt: now }],
+          createdAt: now
+        }
+      }
+      contact = {
+        ...contact,
+        extra: { ...contact.extra, identity: inv.identity.serialize() },
+        ...(peerId !== undefined ? { peerId } : {}),
+        ...(addresses.length > 0 ? { addresses: addresses.map((a) => (peerId ? `${a}/p2p/${peerId}` : a)) } : {})
+      }
+      await this.#store.putContact(contact)
+      void this.#reach(contact)
+      return contactView(contact)
+    })
+  }
+
+  async contactList(): Promise<ContactView[]> {
+    const all = await this.#store.listContacts()
+    return all.filter((c) => c.extra?.['hidden'] !== true).sort((a, b) => a.name.localeCompare(b.name)).map(contactView)
+  }
+
+  async contactAccept(name: string): Promise<ContactView> {
+    return this.#serial(async () => {
+      const c = await this.#contactByName(name)
+      const updated: ContactRecord = { ...c, state: 'accepted', extra: { ...c.extra, hidden: false } }
+      await this.#store.putContact(updated)
+      return contactView(updated)
+    })
+  }
+
+  async contactVerify(name: string, confirm: boolean): Promise<VerifyView> {
+    return this.#serial(async () => {
+      const c = await this.#contactByName(name)
+      const digits = safetyNumber(this.#identity.publicKey.signingKey, fromHex(c.identityKey))
+      let contact = c
+      if (confirm) {
+        contact = { ...c, verified: true, identityChanged: false }
+        await this.#store.putContact(contact)
+        this.#kickOutbox()
+      }
+      return { name: c.name, safetyNumber: formatSafetyNumber(digits), verified: contact.verified, identityChanged: contact.identityChanged }
+    })
+  }
+
+  async contactRemove(name: string): Promise<void> {
+    await this.#serial(async () => {
+      const c = await this.#contactByName(name)
+      const topic = c.extra?.['directTopic']
+      const b = this.#store.batch().deleteContact(c.id).deleteSession(c.id)
+      for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
+      await b.commit()
+      if (typeof topic === 'string') this.#unroute(topic)
+    })
+  }
+
+  // --- messages ------------------------------------------------------------------------------------
+
+  async send(to: string, text: string): Promise<MessageView> {
+    if (typeof text !== 'string' || text.length === 0) throw new BadMessageError('the message is empty')
+    if (utf8(text).length > MAX_TEXT_BYTES) throw new BadMessageError(`the message is longer than ${MAX_TEXT_BYTES} bytes`)
+    const view = await this.#serial(() => (to.startsWith('#') ? this.#sendCommunity(to.slice(1), text) : this.#sendDirect(to, text)))
+    this.#kickOutbox()
+    return view
+  }
+
+  async read(to?: string, limit = 50): Promise<MessageView[]> {
+    const n = Math.max(1, Math.min(Math.floor(limit), 10_000))
+    const conversations = to === undefined ? await this.#store.listConversations() : [await this.#conversationId(to)]
+    const records: MessageRecord[] = []
+    for (const id of conversations) records.push(...(await this.#store.listMessages(id, { limit: n })))
+    records.sort(byDisplayOrder)
+    const names = new Map<string, string>()
+    const views: MessageView[] = []
+    for (const r of records.slice(-n)) views.push(await this.#view(r, names))
+    return views
+  }
+
+  async markRead(to: string): Promise<void> {
+    await this.#serial(async () => {
+      const id = await this.#conversationId(to)
+      const b = this.#store.batch()
+      for (const m of await this.#store.listMessages(id, { limit: 10_000 })) {
+        if (m.direction === 'in' && m.status === 'received') b.setMessageStatus(m.id, 'read')
+      }
+      if (b.length > 0) await b.commit()
+    })
+  }
+
+  subscribe(listener: (message: MessageView) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  // --- communities ---------------------------------------------------------------------------------
+
+  async communityCreate(name: string): Promise<CommunityView> {
+    const localName = checkName(name, 'community')
+    return this.#serial(async () => {
+      if (await this.#store.getCommunityByName(localName)) throw new BadNameError(`a community named "${localName}" exists`)
+      const epoch = CommunityEpoch.create()
+      const id = toHex(epoch.communityId)
+      const now = Date.now()
+      const record: CommunityRecord = { id, name: localName, role: 'admin', epoch: epoch.epoch, createdAt: now, extra: { admins: [this.#myKey] } }
+      await this.#store
+        .batch()
+        .putCommunity(record)
+        .setEpochKey(id, epoch.epoch, epoch.serialize())
+        .putMember(id, { id: this.#myKey, name: this.#name, role: 'admin', joinedAt: now, lastSeen: now })
+        .commit()
+      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
+      void this.#announceCommunity(id)
+      return communityView(record, epoch.topicIdHex, 1)
+    })
+  }
+
+  async communityInvite(name: string): Promise<string> {
+    const c = await this.#communityByName(name)
+    const epoch = await this.#currentEpoch(c)
+    return formatCommunityInvite({
+      communityId: epoch.communityId,
+      name: c.name,
+      epoch: epoch.epoch,
+      epochKey: epoch.exportEpochKey(),
+      adminKeys: this.#admins(c).map((k) => fromHex(k)),
+      addresses: this.#node
+        .addresses()
+        .slice(0, 8)
+        .map((a) => multiaddrToBytes(a))
+    })
+  }
+
+  async communityJoin(invite: string, name?: string): Promise<CommunityView> {
+    let parsed: ReturnType<typeof parseInvite>
+    try {
+      parsed = parseInvite(invite.trim())
+    } catch (err) {
+      throw new BadInviteError(err instanceof Error ? err.message : 'unreadable')
+    }
+    if (parsed.type !== 'community') throw new BadInviteError('this is a contact invite: use `sotto contact add`')
+    const inv = parsed.invite
+    const localName = checkName(name ?? inv.name, 'community')
+    const epoch = CommunityEpoch.fromEpochKey(inv.communityId, inv.epoch, inv.epochKey)
+    const id = toHex(inv.communityId)
+    const view = await this.#serial(async () => {
+      const existing = await this.#store.getCommunity(id)
+      if (existing !== undefined) return communityView(existing, (await this.#currentEpoch(existing)).topicIdHex, (await this.#store.listMembers(id)).length)
+      if (await this.#store.getCommunityByName(localName)) throw new BadNameError(`a community named "${localName}" exists`)
+      const now = Date.now()
+      const admins = inv.adminKeys.map((k) => toHex(k))
+      const record: CommunityRecord = { id, name: localName, role: 'member', epoch: epoch.epoch, createdAt: now, extra: { admins } }
+      const b = this.#store
+        .batch()
+        .putCommunity(record)
+        .setEpochKey(id, epoch.epoch, epoch.serialize())
+        .putMember(id, { id: this.#myKey, name: this.#name, role: 'member', joinedAt: now, lastSeen: now })
+      for (const a of admins) if (a !== this.#myKey) b.putMember(id, { id: a, role: 'admin' })
+      await b.commit()
+      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
+      return communityView(record, epoch.topicIdHex, admins.length + 1)
+    })
+    for (const a of inv.addresses) void this.#node.dial(multiaddrFromBytes(a)).catch(() => undefined)
+    void this.#announceCommunity(id)
+    // Tell the members who we are: a profile message, so they list us by name.
+    await this.#serial(() => this.#postCommunityContent(id, { type: 'profile', displayName: this.#name, relays: [] }))
+    this.#kickOutbox()
+    return view
+  }
+
+  async communityList(): Promise<CommunityView[]> {
+    const out: CommunityView[] = []
+    for (const c of await this.#store.listCommunities()) {
+      const epoch = await this.#currentEpoch(c)
+      out.push(communityView(c, epoch.topicIdHex, (await this.#store.listMembers(c.id)).length))
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  async communityMembers(name: string): Promise<MemberView[]> {
+    const c = await this.#communityByName(name)
+    const members = await this.#store.listMembers(c.id)
+    return members.map(memberView).sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  async communityLeave(name: string): Promise<void> {
+    await this.#serial(async () => {
+      const c = await this.#communityByName(name)
+      const b = this.#store.batch().deleteCommunity(c.id)
+      for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
+      await b.commit()
+      for (const [topic, route] of this.#routes) if (route.kind === 'community' && route.communityId === c.id) this.#unroute(topic)
+    })
+  }
+
+  async communityRotate(name: string, remove?: string): Promise<CommunityView> {
+    const view = await this.#serial(async () => {
+      const c = await this.#communityByName(name)
+      if (!this.#admins(c).includes(this.#myKey)) throw new NotAllowedError(`only an admin of #${c.name} can rotate its key`)
+      const members = await this.#store.listMembers(c.id)
+      let removed: MemberRecord | undefined
+      if (remove !== undefined) {
+        removed = members.find((m) => m.name === remove || m.id === remove || m.id.startsWith(remove))
+        if (removed === undefined) throw new UnknownContactError(remove)
+        if (removed.id === this.#myKey) throw new NotAllowedError('you cannot remove yourself; use `sotto community leave`')
+      }
+      const current = await this.#currentEpoch(c)
+      const next = current.next()
+      const now = Date.now()
+      const statement = createRotationStatement(current, next, this.#identity, now, removed ? [fromHex(removed.id)] : [])
+      const grant = encodeEpochKeyGrant({ epoch: next, statement })
+      const updated: CommunityRecord = {
+        ...c,
+        epoch: next.epoch,
+        extra: { ...c.extra, admins: this.#admins(c).filter((a) => a !== removed?.id) }
+      }
+      const b = this.#store.batch().putCommunity(updated).setEpochKey(c.id, next.epoch, next.serialize())
+      if (removed) b.deleteMember(c.id, removed.id)
+      await b.commit()
+      this.#moveCommunityTopic(c.id, current, next)
+      // The new key goes only to the remaining members, each over a 1:1 session.
+      for (const m of members) {
+        if (m.id === this.#myKey || m.id === removed?.id) continue
+        await this.#sendDirectContentTo(m.id, m.name, { type: 'epoch-key-grant', grant })
+      }
+      return communityView(updated, next.topicIdHex, members.length - (removed ? 1 : 0))
+    })
+    void this.#communityByName(name).then((c) => this.#announceCommunity(c.id)).catch(() => undefined)
+    this.#kickOutbox()
+    return view
+  }
+
+  async communityPromote(name: string, member: string): Promise<MemberView> {
+    return this.#serial(async () => {
+      const c = await this.#communityByName(name)
+      if (!this.#admins(c).includes(this.#myKey)) throw new NotAllowedError(`only an admin of #${c.name} can make admins`)
+      const members = await this.#store.listMembers(c.id)
+      const m = members.find((x) => x.name === member || x.id === member || x.id.startsWith(member))
+      if (m === undefined) throw new UnknownContactError(member)
+      const epoch = await this.#currentEpoch(c)
+      const statement = createControlStatement(
+        {
+          kind: 'admin-add',
+          communityId: epoch.communityId,
+          epoch: epoch.epoch,
+          newEpoch: epoch.epoch,
+          newTopicId: new Uint8Array(32),
+          removed: [],
+          added: [fromHex(m.id)],
+          timestamp: Date.now()
+        },
+        this.#identity
+      )
+      await this.#applyControl(c, statement)
+      await this.#postCommunityContent(c.id, { type: 'control-statement', statement: encodeControlStatement(statement) })
+      return memberView({ ...m, role: 'admin' })
+    })
+  }
+
+  // --- sending -------------------------------------------------------------------------------------
+
+  async #sendDirect(name: string, text: string): Promise<MessageView> {
+    const contact = await this.#contactByName(name)
+    if (contact.identityChanged) throw new IdentityChangedError(contact.name)
+    const messageId = randomBytes(MESSAGE_ID_BYTES)
+    const now = Date.now()
+    const content: Content = { type: 'text', body: text, sentAt: now, messageId }
+    const record = {
+      id: toHex(messageId),
+      conversation: contact.id,
+      direction: 'out' as const,
+      sender: this.#myKey,
+      text,
+      sentAt: now,
+      receivedAt: now,
+      status: 'queued' as const
+    }
+    const b = this.#store.batch().putMessage(record)
+    await this.#queueDirectContent(contact, content, toHex(messageId), b)
+    const { messages } = await b.commit()
+    const stored = messages[0]!
+    const view = messageView(stored, contact.name, 'me')
+    this.#emit(view)
+    return view
+  }
+
+  /**
+   * Encrypts `content` for a contact if a session exists (or can be set up now from a cached bundle) and
+   * adds the envelope to the outbox; otherwise queues the content itself until a bundle is found.
+   */
+  async #queueDirectContent(contact: ContactRecord, content: Content, entryId: string, b: StoreBatch): Promise<void> {
+    const now = Date.now()
+    const sealed = await this.#encryptDirect(contact, content, b)
+    const entry: OutboxEntry = sealed
+      ? {
+          id: entryId,
+          conversation: contact.id,
+          messageId: content.type === 'text' ? entryId : undefined,
+          payload: sealed.envelope,
+          attempts: 0,
+          nextAttemptAt: now,
+          createdAt: now,
+          extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+        }
+      : {
+          id: entryId,
+          conversation: contact.id,
+          messageId: content.type === 'text' ? entryId : undefined,
+          payload: encodeContent(content),
+          attempts: 0,
+          nextAttemptAt: now,
+          createdAt: now,
+          extra: { kind: 'content', topic: '', scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+        }
+    if (entry.messageId === undefined) delete entry.messageId
+    b.putOutbox(entry)
+  }
+
+  /**
+   * Encrypts one content for a contact with its session, setting one up from the prekey bundle if needed.
+   * Adds the new session state (and the envelope, for sync) to `b`. Returns undefined when no session
+   * can be set up yet (no bundle known): the caller queues the plaintext.
+   */
+  async #encryptDirect(contact: ContactRecord, content: Content, b: StoreBatch): Promise<{ envelope: Uint8Array; topic: string } | undefined> {
+    let sessionBytes = await this.#pendingSession(contact.id)
+    let pendingHeader = contact.extra?.['pendingHeader'] as Uint8Array | undefined
+    let updated = contact
+    if (sessionBytes === undefined) {
+      const bundle = await this.#bundleOf(contact)
+      if (bundle === undefined) return undefined
+      const setup = initiateSession(this.#identity, bundle, { expectedIdentity: bundle.identity })
+      const session = RatchetSession.initAlice(setup.secrets, setup.theirRatchetKey)
+      const topic = directTopic(setup.secrets.rootKey)
+      pendingHeader = setup.initialHeader.encode()
+      sessionBytes = session.serialize()
+      updated = { ...contact, extra: { ...contact.extra, directTopic: topic, pendingHeader, sessionHeader: toHex(blake2b(pendingHeader, 32)) } }
+      this.#route(topic, { kind: 'direct', contactId: contact.id })
+      // A new session announces who we are first, so the other side names us.
+      const profile = RatchetSession.deserialize(sessionBytes).encrypt(pad(encodeContent({ type: 'profile', displayName: this.#name, relays: [] })))
+      sessionBytes = profile.session.serialize()
+      const profileEnv = encodeEnvelope({
+        kind: 'direct-prekey',
+        timestamp: coarseTimestamp(),
+        prekeyHeader: pendingHeader,
+        ratchetHeader: profile.message.header,
+        ciphertext: profile.message.ciphertext
+      })
+      const inbox = inboxTopic(fromHex(contact.identityKey))
+      const now = Date.now()
+      b.putOutbox({
+        id: toHex(envelopeId(profileEnv)),
+        conversation: contact.id,
+        payload: profileEnv,
+        attempts: 0,
+        nextAttemptAt: now,
+        createdAt: now,
+        extra: { kind: 'envelope', topic: inbox, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+      })
+      b.putEnvelope(utf8(inbox), envelopeId(profileEnv), coarseTimestamp(), profileEnv)
+      this.#pendingSessions.set(contact.id, sessionBytes)
+    }
+    const session = RatchetSession.deserialize(sessionBytes)
+    const { session: next, message } = session.encrypt(pad(encodeContent(content)))
+    const timestamp = coarseTimestamp()
+    let envelope: Uint8Array
+    let topic: string
+    if (pendingHeader !== undefined) {
+      envelope = encodeEnvelope({ kind: 'direct-prekey', timestamp, prekeyHeader: pendingHeader, ratchetHeader: message.header, ciphertext: message.ciphertext })
+      topic = inboxTopic(fromHex(contact.identityKey))
+    } else {
+      envelope = encodeEnvelope({ kind: 'direct', timestamp, ratchetHeader: message.header, ciphertext: message.ciphertext })
+      topic = updated.extra?.['directTopic'] as string
+    }
+    const nextBytes = next.serialize()
+    this.#pendingSessions.set(contact.id, nextBytes)
+    b.setSession(contact.id, nextBytes)
+    if (updated !== contact) b.putContact(updated)
+    b.putEnvelope(utf8(topic), envelopeId(envelope), timestamp, envelope)
+    return { envelope, topic }
+  }
+
+  /**
+   * Session states written by batches that are still being assembled in this serial step: several
+   * contents encrypted in one step (a profile, then a text) must chain their states.
+   */
+  readonly #pendingSessions = new Map<string, Uint8Array>()
+
+  async #pendingSession(contactId: string): Promise<Uint8Array | undefined> {
+    return this.#pendingSessions.get(contactId) ?? (await this.#store.getSession(contactId))
+  }
+
+  /** Sends a control content (grant, statement) to an identity that may not be a contact yet. */
+  async #sendDirectContentTo(identityKey: string, name: string | undefined, content: Content): Promise<void> {
+    let contact = await this.#store.getContactByIdentityKey(identityKey)
+    if (contact === undefined) {
+      const now = Date.now()
+      contact = {
+        id: identityKey,
+        name: await this.#freeName(name ?? `member-${identityKey.slice(0, 8)}`),
+        state: 'accepted',
+        identityKey,
+        verified: false,
+        identityChanged: false,
+        identityHistory: [{ identityKey, seenAt: now }],
+        createdAt: now,
+        extra: { hidden: true }
+      }
+      await this.#store.putContact(contact)
+    }
+    const b = this.#store.batch()
+    await this.#queueDirectContent(contact, content, toHex(randomBytes(16)), b)
+    await b.commit()
+    this.#pendingSessions.clear()
+  }
+
+  async #sendCommunity(name: string, text: string): Promise<MessageView> {
+    const c = await this.#communityByName(name)
+    const messageId = randomBytes(MESSAGE_ID_BYTES)
+    const now = Date.now()
+    const record = await this.#postCommunityContent(c.id, { type: 'text', body: text, sentAt: now, messageId }, text)
+    const view = messageView(record!, `#${c.name}`, 'me')
+    this.#emit(view)
+    return view
+  }
+
+  /** Seals a content into the community's current epoch, stores it (and the message, for text) and queues it. */
+  async #postCommunityContent(communityId: string, content: Content, text?: string): Promise<MessageRecord | undefined> {
+    const c = await this.#store.getCommunity(communityId)
+    if (c === undefined) throw new UnknownCommunityError(communityId)
+    const epoch = await this.#currentEpoch(c)
+    const chainId = `send:${epoch.epoch}`
+    const stateBytes = await this.#store.getChainState(c.id, chainId)
+    const state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
+    const now = Date.now()
+    const { state: next, sealed } = sealCommunityMessage(epoch, state, this.#identity, encodeContent(content), now)
+    const timestamp = coarseTimestamp()
+    const envelope = encodeEnvelope({ kind: 'community', timestamp, sealed })
+    const id = envelopeId(envelope)
+    const topic = communityTopic(epoch.topicId)
+    const b = this.#store
+      .batch()
+      .setChainState(c.id, chainId, next.serialize())
+      .putEnvelope(utf8(topic), id, timestamp, envelope)
+      .markSeen(SEEN_SCOPE, id)
+      .putOutbox({
+        id: toHex(id),
+        conversation: c.id,
+        ...(content.type === 'text' ? { messageId: toHex(content.messageId) } : {}),
+        payload: envelope,
+        attempts: 0,
+        nextAttemptAt: now,
+        createdAt: now,
+        extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
+      })
+    if (content.type === 'text') {
+      b.putMessage({
+        id: toHex(content.messageId),
+        conversation: c.id,
+        direction: 'out',
+        sender: this.#myKey,
+        text: text ?? content.body,
+        sentAt: content.sentAt,
+        receivedAt: now,
+        status: 'queued'
+      })
+    }
+    const { messages } = await b.commit()
+    return messages[0]
+  }
+
+  // --- receiving -----------------------------------------------------------------------------------
+
+  /** Gossipsub validator: cheap structural checks; community envelopes must carry the topic signature. */
+  #validate(topic: string, data: Uint8Array): 'accept' | 'reject' | 'ignore' {
+    const route = this.#routes.get(topic)
+    if (route === undefined) return 'ignore'
+    let env: Envelope
+    try {
+      env = decodeEnvelope(data)
+    } catch {
+      return 'reject'
+    }
+    if (route.kind === 'community') {
+      if (env.kind !== 'community') return 'reject'
+      return verifyTopicSignature(parseTopic(topic).id, env.sealed) ? 'accept' : 'reject'
+    }
+    if (route.kind === 'inbox') return env.kind === 'direct-prekey' ? 'accept' : 'reject'
+    return env.kind === 'direct' ? 'accept' : 'reject'
+  }
+
+  /**
+   * Handles one envelope from gossip or sync. Returns true when it was new, valid and stored; false when
+   * it was a duplicate or not for us; 'invalid' when it is malformed or forged. Never throws for bad input.
+   */
+  async #receive(topic: string, bytes: Uint8Array): Promise<boolean | 'invalid'> {
+    if (this.#stopped) return false
+    const route = this.#routes.get(topic)
+    log('receive on %s (%s)', topic.slice(0, 20), route?.kind)
+    if (route === undefined) return false
+    if (this.#validate(topic, bytes) !== 'accept') return 'invalid'
+    const id = envelopeId(bytes)
+    if (await this.#store.hasSeen(SEEN_SCOPE, id)) return false
+    const env = decodeEnvelope(bytes)
+    try {
+      if (env.kind === 'community' && route.kind === 'community') return await this.#receiveCommunity(topic, route, id, env.timestamp, env.sealed, bytes)
+      if (env.kind === 'direct-prekey' && route.kind === 'inbox') return await this.#receivePrekey(topic, id, env, bytes)
+      if (env.kind === 'direct' && route.kind === 'direct') return await this.#receiveDirect(topic, route.contactId, id, env, bytes)
+      return 'invalid'
+    } catch (err) {
+      if (err instanceof DuplicateMessageError) return false
+      if (err instanceof CryptoError || err instanceof ProtocolError) {
+        log('dropped envelope on %s: %s', topic, err.message)
+        return 'invalid'
+      }
+      throw err
+    } finally {
+      this.#pendingSessions.clear()
+    }
+  }
+
+  async #receivePrekey(
+    topic: string,
+    id: Uint8Array,
+    env: Extract<Envelope, { kind: 'direct-prekey' }>,
+    bytes: Uint8Array
+  ): Promise<boolean | 'invalid'> {
+    const header = InitialHeader.decode(env.prekeyHeader)
+    const senderKey = toHex(header.initiator.signingKey)
+    if (senderKey === this.#myKey) return 'invalid'
+    let contact = await this.#store.getContactByIdentityKey(senderKey)
+    const headerHash = toHex(blake2b(env.prekeyHeader, 32))
+    const now = Date.now()
+    let session: RatchetSession
+    let newSession = false
+    let consumed: number | undefined
+    const existing = contact !== undefined ? await this.#store.getSession(contact.id) : undefined
+    if (contact !== undefined && existing !== undefined && contact.extra?.['sessionHeader'] === headerHash) {
+      session = RatchetSession.deserialize(existing)
+    } else {
+      const setup = respondSession(this.#identity, this.#prekeys, header)
+      session = RatchetSession.initBob(setup.secrets, setup.ourRatchetKeyPair)
+      consumed = setup.consumedOneTimePrekeyId
+      newSession = true
+      const dTopic = directTopic(setup.secrets.rootKey)
+      if (contact === undefined) {
+        contact = {
+          id: senderKey,
+          name: await this.#freeName(`request-${senderKey.slice(0, 8)}`),
+          state: 'request',
+          identityKey: senderKey,
+          verified: false,
+          identityChanged: false,
+          identityHistory: [{ identityKey: senderKey, seenAt: now }],
+          createdAt: now
+        }
+      }
+      // Both sides set up a session at once: the one set up by the lower identity key wins on both sides.
+      const ourPending = contact.extra?.['pendingHeader'] !== undefined && existing !== undefined
+      const keepOurs = ourPending && this.#myKey < senderKey
+      if (!keepOurs) {
+        const oldTopic = contact.extra?.['directTopic']
+        if (typeof oldTopic === 'string' && oldTopic !== dTopic) this.#unroute(oldTopic)
+        contact = {
+          ...contact,
+          extra: { ...contact.extra, identity: header.initiator.serialize(), directTopic: dTopic, sessionHeader: headerHash, pendingHeader: undefined }
+        }
+        this.#route(dTopic, { kind: 'direct', contactId: contact.id })
+      } else {
+        newSession = false
+      }
+    }
+    const { session: next, plaintext } = session.decrypt({ header: env.ratchetHeader, ciphertext: env.ciphertext })
+    const content = decodeContent(unpad(plaintext))
+    const b = this.#store.batch().markSeen(SEEN_SCOPE, id).putEnvelope(utf8(topic), id, env.timestamp, bytes)
+    if (newSession || contact.extra?.['sessionHeader'] === headerHash) b.setSession(contact.id, next.serialize())
+    if (consumed !== undefined) {
+      this.#prekeys.consume(consumed)
+      b.setPrekeys(this.#prekeys.serialize())
+    }
+    await this.#applyDirectContent(contact, content, b)
+    if (consumed !== undefined) void this.#ensurePrekeys().then(() => this.#publishBundle())
+    return true
+  }
+
+  async #receiveDirect(
+    topic: string,
+    contactId: string,
+    id: Uint8Array,
+    env: Extract<Envelope, { kind: 'direct' }>,
+    bytes: Uint8Array
+  ): Promise<boolean | 'invalid'> {
+    let contact = await this.#store.getContact(contactId)
+    const stateBytes = await this.#store.getSession(contactId)
+    if (contact === undefined || stateBytes === undefined) return false
+    const { session: next, plaintext } = RatchetSession.deserialize(stateBytes).decrypt({ header: env.ratchetHeader, ciphertext: env.ciphertext })
+    const content = decodeContent(unpad(plaintext))
+    if (contact.extra?.['pendingHeader'] !== undefined) {
+      // The other side answered: it has the session, so later messages need no prekey header.
+      contact = { ...contact, extra: { ...contact.extra, pendingHeader: undefined } }
+    }
+    const b = this.#store.batch().markSeen(SEEN_SCOPE, id).putEnvelope(utf8(topic), id, env.timestamp, bytes).setSession(contactId, next.serialize())
+    await this.#applyDirectContent(contact, content, b)
+    return true
+  }
+
+  /** Applies a decrypted 1:1 content: adds its writes to `b`, commits, then acknowledges and notifies. */
+  async #applyDirectContent(contact: ContactRecord, content: Content, b: StoreBatch): Promise<void> {
+    const now = Date.now()
+    let ack: Uint8Array | undefined
+    let notify: MessageRecord[] = []
+    switch (content.type) {
+      case 'text': {
+        const id = toHex(content.messageId)
+        if (await this.#store.getMessage(id)) break
+        b.putMessage({
+          id,
+          conversation: contact.id,
+          direction: 'in',
+          sender: contact.identityKey,
+          text: content.body,
+          sentAt: content.sentAt,
+          receivedAt: now,
+          status: 'received'
+        })
+        ack = content.messageId
+        break
+      }
+      case 'receipt': {
+        const status = content.receipt === 'read' ? 'read' : 'delivered'
+        for (const mid of content.messageIds) {
+          const hex = toHex(mid)
+          const m = await this.#store.getMessage(hex)
+          if (m !== undefined && m.conversation === contact.id && m.direction === 'out') {
+            b.setMessageStatus(hex, status)
+            notify.push({ ...m, status })
+          }
+          b.deleteOutbox(hex)
+        }
+        break
+      }
+      case 'profile': {
+        if (contact.state === 'request' && contact.name.startsWith('request-') && content.displayName.length > 0) {
+          const wanted = await this.#freeName(content.displayName)
+          contact = { ...contact, name: wanted }
+        }
+        break
+      }
+      case 'epoch-key-grant':
+        await this.#applyGrant(contact, content.grant, b)
+        break
+      case 'control-statement':
+        break
+    }
+    b.putContact(contact)
+    const { messages } = await b.commit()
+    for (const m of messages) this.#emit(messageView(m, contact.name, m.direction === 'out' ? 'me' : contact.name))
+    for (const m of notify) this.#emit(messageView(m, contact.name, 'me'))
+    if (ack !== undefined) {
+      const rb = this.#store.batch()
+      const sealed = await this.#encryptDirect(contact, { type: 'receipt', receipt: 'delivered', messageIds: [ack] }, rb)
+      if (sealed !== undefined) {
+        await rb.commit()
+        void this.#node.publish(sealed.topic, sealed.envelope).catch(() => undefined)
+      }
+      this.#pendingSessions.clear()
+    }
+    notify = []
+  }
+
+  /** A new epoch key from an admin, over 1:1: checked against the community's admins, then installed. */
+  async #applyGrant(from: ContactRecord, grantBytes: Uint8Array, b: StoreBatch): Promise<void> {
+    for (const c of await this.#store.listCommunities()) {
+      const admins = new Set(this.#admins(c))
+      if (!admins.has(from.identityKey)) continue
+      let grant: ReturnType<typeof openEpochKeyGrant>
+      try {
+        grant = openEpochKeyGrant(grantBytes, admins)
+      } catch {
+        continue
+      }
+      if (toHex(grant.epoch.communityId) !== c.id || grant.epoch.epoch <= c.epoch) continue
+      const current = await this.#currentEpoch(c)
+      const removed = (grant.statement?.removed ?? []).map((k) => toHex(k))
+      b.putCommunity({ ...c, epoch: grant.epoch.epoch, extra: { ...c.extra, admins: [...admins].filter((a) => !removed.includes(a)) } })
+      b.setEpochKey(c.id, grant.epoch.epoch, grant.epoch.serialize())
+      for (const r of removed) b.deleteMember(c.id, r)
+      this.#moveCommunityTopic(c.id, current, grant.epoch)
+      void this.#announceCommunity(c.id)
+      return
+    }
+  }
+
+  async #receiveCommunity(
+    topic: string,
+    route: Extract<Route, { kind: 'community' }>,
+    id: Uint8Array,
+    timestamp: number,
+    sealed: Uint8Array,
+    bytes: Uint8Array
+  ): Promise<boolean | 'invalid'> {
+    const c = await this.#store.getCommunity(route.communityId)
+    if (c === undefined || c.epoch !== route.epoch) return false
+    const epoch = await this.#currentEpoch(c)
+    const chainId = `recv:${epoch.epoch}`
+    const stateBytes = await this.#store.getChainState(c.id, chainId)
+    const states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
+    const opened = openCommunityMessage(epoch, states, sealed)
+    const sender = toHex(opened.senderKey)
+    if (sender === this.#myKey) return false
+    const content = decodeContent(opened.body)
+    const now = Date.now()
+    const b = this.#store
+      .batch()
+      .setChainState(c.id, chainId, opened.states.serialize())
+      .markSeen(SEEN_SCOPE, id)
+      .putEnvelope(utf8(topic), id, timestamp, bytes)
+    const member = await this.#store.getMember(c.id, sender)
+    const admins = this.#admins(c)
+    let memberRecord: MemberRecord = member ?? { id: sender, role: admins.includes(sender) ? 'admin' : 'member', joinedAt: now }
+    memberRecord = { ...memberRecord, lastSeen: now }
+    switch (content.type) {
+      case 'text':
+        if (!(await this.#store.getMessage(toHex(content.messageId)))) {
+          b.putMessage({
+            id: toHex(content.messageId),
+            conversation: c.id,
+            direction: 'in',
+            sender,
+            text: content.body,
+            sentAt: opened.timestamp,
+            receivedAt: now,
+            status: 'received'
+          })
+        }
+        break
+      case 'profile':
+        if (content.displayName.length > 0) memberRecord = { ...memberRecord, name: content.displayName }
+        break
+      case 'control-statement': {
+        const statement = decodeControlStatement(content.statement)
+        verifyControlStatement(statement, new Set(admins), { communityId: epoch.communityId, epoch: epoch.epoch })
+        const added = statement.kind === 'admin-add' ? statement.added.map((k) => toHex(k)) : []
+        b.putCommunity({ ...c, role: added.includes(this.#myKey) ? 'admin' : c.role, extra: { ...c.extra, admins: [...new Set([...admins, ...added])] } })
+        for (const a of added) {
+          const m = await this.#store.getMember(c.id, a)
+          b.putMember(c.id, { ...(m ?? { id: a }), role: 'admin' })
+        }
+        break
+      }
+      default:
+        break
+    }
+    b.putMember(c.id, memberRecord)
+    const { messages } = await b.commit()
+    for (const m of messages) this.#emit(messageView(m, `#${c.name}`, memberRecord.name ?? shortFingerprint(sender)))
+    return true
+  }
+
+  /** Applies an admin statement issued locally. */
+  async #applyControl(c: CommunityRecord, statement: ReturnType<typeof createControlStatement>): Promise<void> {
+    const added = statement.added.map((k) => toHex(k))
+    const b = this.#store.batch().putCommunity({ ...c, extra: { ...c.extra, admins: [...new Set([...this.#admins(c), ...added])] } })
+    for (const a of added) {
+      const m = await this.#store.getMember(c.id, a)
+      b.putMember(c.id, { ...(m ?? { id: a }), role: 'admin' })
+    }
+    await b.commit()
+  }
+
+  // --- outbox --------------------------------------------------------------------------------------
+
+  #kickOutbox(): void {
+    if (this.#stopped || this.#outboxRunning) return
+    this.#outboxRunning = true
+    void this.#runOutbox()
+      .catch((err) => log.error('outbox pass failed: %s', err))
+      .finally(() => {
+        this.#outboxRunning = false
+      })
+  }
+
+  async #runOutbox(): Promise<void> {
+    const due = await this.#store.listOutbox(Date.now())
+    for (const entry of due) {
+      if (this.#stopped) return
+      const meta = entry.extra as unknown as OutboxMeta
+      if (meta.kind === 'content') {
+        await this.#serial(() => this.#sealQueuedContent(entry))
+        continue
+      }
+      await this.#reachTopic(entry.conversation, meta.topic)
+      const result = await this.#node.publish(meta.topic, entry.payload).catch((err) => log('publish failed: %s', err))
+      log('outbox %s -> %s: %o', entry.id.slice(0, 8), meta.topic.slice(0, 20), result)
+      const delivered = result !== undefined && (result.recipients > 0 || result.duplicate)
+      await this.#serial(async () => {
+        const current = await this.#store.getOutbox(entry.id)
+        if (current === undefined) return
+        const b = this.#store.batch()
+        if (delivered && entry.messageId !== undefined) {
+          const m = await this.#store.getMessage(entry.messageId)
+          if (m !== undefined && m.status === 'queued') {
+            b.setMessageStatus(m.id, 'sent')
+            this.#emit(await this.#view({ ...m, status: 'sent' }, new Map()))
+          }
+        }
+        if (delivered && meta.scope === 'community') {
+          b.deleteOutbox(entry.id)
+        } else {
+          const attempts = current.attempts + 1
+          const delay = delivered
+            ? Math.min(this.#timings.outboxBackoffMs * 2 ** Math.min(attempts, 16), this.#timings.outboxMaxBackoffMs)
+            : this.#timings.outboxIntervalMs
+          b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay })
+        }
+        await b.commit()
+      })
+    }
+  }
+
+  /** A content that waited for a session: try to set one up now, and turn the entry into an envelope. */
+  async #sealQueuedContent(entry: OutboxEntry): Promise<void> {
+    const contact = await this.#store.getContact(entry.conversation)
+    const current = await this.#store.getOutbox(entry.id)
+    if (current === undefined) return
+    if (contact === undefined) {
+      await this.#store.deleteOutbox(entry.id)
+      return
+    }
+    if (contact.identityChanged) return
+    const b = this.#store.batch()
+    try {
+      const sealed = await this.#encryptDirect(contact, decodeContent(entry.payload), b)
+      if (sealed === undefined) {
+        b.putOutbox({ ...current, attempts: current.attempts + 1, nextAttemptAt: Date.now() + this.#timings.outboxBackoffMs })
+      } else {
+        b.putOutbox({
+          ...current,
+          payload: sealed.envelope,
+          nextAttemptAt: Date.now(),
+          extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+        })
+      }
+      await b.commit()
+    } finally {
+      this.#pendingSessions.clear()
+    }
+    this.#kickOutboxSoon()
+  }
+
+  #kickOutboxSoon(): void {
+    setTimeout(() => this.#kickOutbox(), 10).unref()
+  }
+
+  // --- reaching peers ------------------------------------------------------------------------------
+
+  /** Connects to a contact's node if we know how (invite addresses, peer id through the DHT). */
+  async #reach(contact: ContactRecord): Promise<void> {
+    if (contact.peerId !== undefined && this.#node.peers().includes(contact.peerId)) return
+    for (const a of contact.addresses ?? []) {
+      try {
+        await this.#node.dial(a)
+        return
+      } catch {
+        // try the next address
+      }
+    }
+    if (contact.peerId !== undefined) {
+      try {
+        await this.#node.dial(contact.peerId)
+      } catch {
+        // unreachable for now; the outbox tries again
+      }
+    }
+  }
+
+  async #reachTopic(conversation: string, topic: string): Promise<void> {
+    if (this.#node.topicPeers(topic).length > 0) return
+    const contact = await this.#store.getContact(conversation)
+    if (contact !== undefined) await this.#reach(contact)
+  }
+
+  /** Announces this node as a member of a community (rendezvous) and connects to the others found. */
+  async #announceCommunity(communityId: string): Promise<void> {
+    try {
+      const c = await this.#store.getCommunity(communityId)
+      if (c === undefined) return
+      const epoch = await this.#currentEpoch(c)
+      const key = rendezvousKey(epoch.topicId)
+      await this.#node.provide(key, { timeoutMs: 10_000 }).catch(() => undefined)
+      await this.#node.findProviders(key, { timeoutMs: 10_000 }).catch(() => undefined)
+    } catch (err) {
+      log('announce failed: %s', err)
+    }
+  }
+
+  // --- prekeys -------------------------------------------------------------------------------------
+
+  async #ensurePrekeys(): Promise<void> {
+    if (this.#prekeys.oneTimeCount >= MIN_ONE_TIME_PREKEYS) return
+    this.#prekeys.addOneTimePrekeys(ONE_TIME_PREKEY_BATCH)
+    await this.#store.setPrekeys(this.#prekeys.serialize())
+  }
+
+  async #publishBundle(): Promise<void> {
+    if (this.#stopped) return
+    try {
+      const bundle = this.#prekeys.bundle(this.#identity)
+      await this.#store.setPrekeys(this.#prekeys.serialize())
+      const key = prekeyRecordKey(this.#identity.publicKey.signingKey)
+      this.#bundleReach = await this.#node.putRecord(key, encodePrekeyRecord(bundle.encode()), { timeoutMs: 10_000 })
+      log('bundle published to %d peers', this.#bundleReach)
+      if (this.#bundleReach === 0) this.#republishWhenDhtPeers()
+    } catch (err) {
+      log('bundle publication failed: %s', err)
+    }
+  }
+
+  /** A bundle published while no DHT peer was known reached no one: publish again once there is one. */
+  #republishWhenDhtPeers(): void {
+    if (this.#bundleWait !== undefined || this.#stopped) return
+    this.#bundleWait = new AbortController()
+    this.#node
+      .waitForDhtPeers(1, this.#bundleWait.signal)
+      .then(() => {
+        this.#bundleWait = undefined
+        return this.#publishBundle()
+      })
+      .catch(() => {
+        this.#bundleWait = undefined
+      })
+  }
+
+  /** The contact's prekey bundle: cached, or from the DHT (checked against the contact's identity). */
+  async #bundleOf(contact: ContactRecord): Promise<PrekeyBundle | undefined> {
+    await this.#reach(contact)
+    let bytes: Uint8Array | undefined
+    try {
+      const record = await this.#node.getRecord(prekeyRecordKey(fromHex(contact.identityKey)), { timeoutMs: 5_000 })
+      if (record !== undefined) bytes = decodePrekeyRecord(record)
+    } catch (err) {
+      log('bundle lookup failed: %s', err)
+    }
+    bytes ??= contact.prekeyBundle
+    log('bundle of %s: %s', contact.name, bytes === undefined ? 'not found' : 'found')
+    if (bytes === undefined) return undefined
+    try {
+      const bundle = PrekeyBundle.decode(bytes)
+      if (!equalBytes(bundle.identity.signingKey, fromHex(contact.identityKey))) return undefined
+      return bundle
+    } catch {
+      return undefined
+    }
+  }
+
+  // --- sync ----------------------------------------------------------------------------------------
+
+  #syncTopics(): string[] {
+    return [...this.#routes.keys()]
+  }
+
+  #syncSource(topic: string): SyncItemSource {
+    const t = utf8(topic)
+    const store = this.#store
+    return {
+      count: (lower, upper) => store.countEnvelopes(t, { gte: lower, lt: upper }),
+      async *iterate(lower, upper) {
+        for await (const k of store.listEnvelopeKeys(t, { gte: lower, lt: upper })) yield { timestamp: k.timestamp, id: k.id }
+      }
+    }
+  }
+
+  // --- helpers -------------------------------------------------------------------------------------
+
+  #route(topic: string, route: Route): void {
+    this.#routes.set(topic, route)
+    this.#node.subscribe(topic)
+  }
+
+  #unroute(topic: string): void {
+    this.#routes.delete(topic)
+    this.#node.unsubscribe(topic)
+  }
+
+  #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch): void {
+    this.#unroute(communityTopic(from.topicId))
+    this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch })
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  #emit(view: MessageView): void {
+    for (const l of this.#listeners) {
+      try {
+        l(view)
+      } catch (err) {
+        log.error('listener failed: %s', err)
+      }
+    }
+  }
+
+  #admins(c: CommunityRecord): string[] {
+    const a = c.extra?.['admins']
+    return Array.isArray(a) ? (a as string[]) : []
+  }
+
+  async #epochOf(communityId: string, epoch: number): Promise<CommunityEpoch | undefined> {
+    const bytes = await this.#store.getEpochKey(communityId, epoch)
+    return bytes === undefined ? undefined : CommunityEpoch.deserialize(bytes)
+  }
+
+  async #currentEpoch(c: CommunityRecord): Promise<CommunityEpoch> {
+    const e = await this.#epochOf(c.id, c.epoch)
+    if (e === undefined) throw new UnknownCommunityError(c.name)
+    return e
+  }
+
+  async #contactByName(name: string): Promise<ContactRecord> {
+    const c = await this.#store.getContactByName(name)
+    if (c === undefined) throw new UnknownContactError(name)
+    return c
+  }
+
+  async #communityByName(name: string): Promise<CommunityRecord> {
+    const n = name.startsWith('#') ? name.slice(1) : name
+    const c = await this.#store.getCommunityByName(n)
+    if (c === undefined) throw new UnknownCommunityError(n)
+    return c
+  }
+
+  async #conversationId(to: string): Promise<string> {
+    if (to.startsWith('#')) return (await this.#communityByName(to)).id
+    return (await this.#contactByName(to)).id
+  }
+
+  async #freeName(wanted: string): Promise<string> {
+    const base = wanted.trim().slice(0, 56) || 'contact'
+    let name = base
+    for (let i = 2; (await this.#store.getContactByName(name)) !== undefined; i++) name = `${base}-${i}`
+    return name
+  }
+
+  async #view(m: MessageRecord, cache: Map<string, string>): Promise<MessageView> {
+    let conv = cache.get(m.conversation)
+    if (conv === undefined) {
+      const contact = await this.#store.getContact(m.conversation)
+      conv = contact ? contact.name : `#${(await this.#store.getCommunity(m.conversation))?.name ?? m.conversation.slice(0, 8)}`
+      cache.set(m.conversation, conv)
+    }
+    let from = 'me'
+    if (m.direction === 'in') {
+      if (conv.startsWith('#')) {
+        const member = await this.#store.getMember(m.conversation, m.sender)
+        from = member?.name ?? shortFingerprint(m.sender)
+      } else {
+        from = conv
+      }
+    }
+    return messageView(m, conv, from)
+  }
+}
+
+/** A multiaddr without its trailing /p2p/<id> (the invite carries the peer id separately). */
+function withoutPeer(address: string): string {
+  const i = address.lastIndexOf('/p2p/')
+  return i >= 0 ? address.slice(0, i) : address
+}
