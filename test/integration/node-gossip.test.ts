@@ -16,7 +16,9 @@ import { Cluster } from '../node/helpers.js'
 
 const TOPIC = 'sotto-test-topic'
 // Test-only rule standing in for the protocol layer's envelope check: valid data starts with 0x01.
-const validator = (_topic: string, data: Uint8Array): 'accept' | 'reject' => (data[0] === 0x01 ? 'accept' : 'reject')
+// Data starting with 0x02 stands for "not for now" (e.g. a future epoch): ignored, without penalty.
+const validator = (_topic: string, data: Uint8Array): 'accept' | 'reject' | 'ignore' =>
+  data[0] === 0x01 ? 'accept' : data[0] === 0x02 ? 'ignore' : 'reject'
 const valid = (text: string): Uint8Array => concatBytes(new Uint8Array([0x01]), utf8(text))
 const junk = (text: string): Uint8Array => concatBytes(new Uint8Array([0x00]), utf8(text))
 
@@ -103,6 +105,20 @@ describe('node: gossipsub between three nodes and a plain libp2p node', () => {
     await arrivals
     for (const n of [a, b, c]) expect(seen.get(n.peerId)?.some((m) => m.id === badId)).toBe(false)
     expect(b.peerScore(plain.peerId.toString())).toBeLessThan(0)
+  })
+
+  it('an ignored message is dropped without penalising its sender', async () => {
+    const before = b.peerScore(plain.peerId.toString())
+    const later = concatBytes(new Uint8Array([0x02]), utf8('not for now'))
+    const laterId = toHex(messageId(TOPIC, later))
+    const good = valid('after the ignored one')
+    const goodId = toHex(messageId(TOPIC, good))
+    const arrival = received(b, goodId)
+    await plain.services.pubsub.publish(TOPIC, later)
+    await plain.services.pubsub.publish(TOPIC, good)
+    await arrival
+    expect(seen.get(b.peerId)?.some((m) => m.id === laterId)).toBe(false)
+    expect(b.peerScore(plain.peerId.toString())).toBeGreaterThanOrEqual(before)
   })
 
   it('publishing with no subscribed peer does not throw and reports 0 recipients', async () => {
