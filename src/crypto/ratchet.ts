@@ -15,7 +15,7 @@ import {
   InvalidStateError,
   TooManySkippedError
 } from './errors.js'
-import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, checkBytes, concatBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519Public, X25519_BYTES } from './primitives.js'
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, checkBytes, concatBytes, equalBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519Public, X25519_BYTES } from './primitives.js'
 import {
   decodeHeader,
   decryptBody,
@@ -255,6 +255,9 @@ export class RatchetSession {
     checkSecrets(secrets)
     checkBytes('bobRatchetKeyPair.privateKey', bobRatchetKeyPair.privateKey, X25519_BYTES)
     checkBytes('bobRatchetKeyPair.publicKey', bobRatchetKeyPair.publicKey, X25519_BYTES)
+    if (!equalBytes(x25519Public(bobRatchetKeyPair.privateKey), bobRatchetKeyPair.publicKey)) {
+      throw new InvalidArgumentError('bobRatchetKeyPair.publicKey does not match its private key')
+    }
     const state: RatchetState = {
       dhs: { privateKey: copy(bobRatchetKeyPair.privateKey), publicKey: copy(bobRatchetKeyPair.publicKey) },
       dhr: null,
@@ -498,10 +501,10 @@ export class RatchetSession {
 
   /**
    * Zeroes the secrets of this session and makes it unusable. Root, chain and header keys and the ratchet
-   * private key are this object's own copies and are always zeroed. Skipped message keys are shared with
-   * the sessions derived from this one: pass the session that replaces this one as `successor` to zero only
-   * the skipped keys it no longer holds; without `successor`, every skipped key is zeroed, so call it so
-   * only when no session derived from this one is still in use.
+   * private key are this object's own copies and are always zeroed. Skipped message keys and the header
+   * keys of closed chains are shared with the sessions derived from this one: pass the session that
+   * replaces this one as `successor` to zero only those it no longer holds; without `successor`, all are
+   * zeroed, so call it so only when no session derived from this one is still in use.
    */
   wipe(successor?: RatchetSession): void {
     if (this.#wiped) return
@@ -513,13 +516,19 @@ export class RatchetSession {
     if (successor !== undefined) {
       const t = successor.#s
       for (const mk of t.skipped.values()) kept.add(mk)
-      for (const c of t.previous) for (const mk of c.skipped.values()) kept.add(mk)
+      for (const c of t.previous) {
+        kept.add(c.headerKey)
+        for (const mk of c.skipped.values()) kept.add(mk)
+      }
     }
-    const zero = (m: ReadonlyMap<number, Uint8Array>): void => {
-      for (const mk of m.values()) if (!kept.has(mk)) wipeBytes(mk)
+    const zero = (k: Uint8Array): void => {
+      if (!kept.has(k)) wipeBytes(k)
     }
-    zero(s.skipped)
-    for (const c of s.previous) zero(c.skipped)
+    for (const mk of s.skipped.values()) zero(mk)
+    for (const c of s.previous) {
+      zero(c.headerKey)
+      for (const mk of c.skipped.values()) zero(mk)
+    }
     this.#wiped = true
   }
 

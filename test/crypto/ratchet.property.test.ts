@@ -4,9 +4,9 @@
 // rejection leaves the serialised state unchanged, after which the session keeps working.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DecryptionError, DuplicateMessageError } from '../../src/crypto/errors.js'
+import { DecryptionError, DuplicateMessageError, TooManySkippedError } from '../../src/crypto/errors.js'
 import { toHex, utf8 } from '../../src/crypto/primitives.js'
-import { type RatchetMessage, RatchetSession } from '../../src/crypto/ratchet.js'
+import { MAX_SKIP, type RatchetMessage, RatchetSession } from '../../src/crypto/ratchet.js'
 import { fixedKeyPair, fixedSecrets, makePair } from './ratchet-helpers.js'
 
 type Command =
@@ -174,5 +174,50 @@ describe('RatchetSession properties', () => {
       { numRuns: 300 }
     )
     expect(alice.canSend).toBe(true)
+  })
+})
+
+describe('RatchetSession properties: beyond MAX_SKIP', () => {
+  it('a gap beyond MAX_SKIP, in the current or a new chain, changes nothing and the session goes on', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.boolean(), fc.integer({ min: 1, max: 3 }), (warmup, newChain, over) => {
+        let { alice, bob } = makePair()
+        for (let i = 0; i < warmup; i++) {
+          const a = alice.encrypt(utf8('w'))
+          alice = a.session
+          bob = bob.decrypt(a.message).session
+          const b = bob.encrypt(utf8('w'))
+          bob = b.session
+          alice = alice.decrypt(b.message).session
+        }
+        if (newChain && bob.canSend) {
+          // Alice opens a new chain after MAX_SKIP + over unseen messages of her current one.
+          let lost: RatchetMessage | undefined
+          for (let i = 0; i < MAX_SKIP + over; i++) {
+            const a = alice.encrypt(utf8('lost'))
+            alice = a.session
+            lost ??= a.message
+          }
+          const b = bob.encrypt(utf8('turn'))
+          bob = b.session
+          alice = alice.decrypt(b.message).session
+          const a = alice.encrypt(utf8('new chain'))
+          expectRejected(bob, a.message, TooManySkippedError)
+          expect(new TextDecoder().decode(bob.decrypt(lost!).plaintext)).toBe('lost')
+        } else {
+          const sent: RatchetMessage[] = []
+          for (let i = 0; i <= MAX_SKIP + over; i++) {
+            const a = alice.encrypt(utf8(`m${i}`))
+            alice = a.session
+            sent.push(a.message)
+          }
+          expectRejected(bob, sent.at(-1)!, TooManySkippedError)
+          const r = bob.decrypt(sent[0]!)
+          expect(new TextDecoder().decode(r.plaintext)).toBe('m0')
+          expect(new TextDecoder().decode(r.session.decrypt(sent[over]!).plaintext)).toBe(`m${over}`)
+        }
+      }),
+      { numRuns: 12 }
+    )
   })
 })

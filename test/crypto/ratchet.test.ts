@@ -326,3 +326,13 @@ describe('RatchetSession: secrets stay secret', () => {
     expect(() => bob.encrypt(utf8('x'))).toThrow(InvalidStateError)
   })
 })
+
+describe('RatchetSession: initialisation checks', () => {
+  it('initBob refuses a key pair whose public key does not match its private key', () => {
+    const pair = fixedKeyPair('bob ratchet key')
+    const other = fixedKeyPair('someone else')
+    expect(() => RatchetSession.initBob(fixedSecrets(), { privateKey: pair.privateKey, publicKey: other.publicKey })).toThrow(
+      InvalidArgumentError
+    )
+  })
+})
