@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { Argon2idParams, DatabaseKey } from '../crypto/atrest.js'
-import { StoreLockedError, StoreNotFoundError } from './errors.js'
+import { StoreError, StoreLockedError, StoreNotFoundError } from './errors.js'
 import { type BinaryLevel, type OpenMode, SealedStore } from './sealed-store.js'
 import type { StoreOptions } from './types.js'
 
@@ -37,7 +37,7 @@ export class LevelStore extends SealedStore {
       await db.open()
     } catch (err) {
       if (isLockError(err)) throw new StoreLockedError(dir, { cause: err })
-      throw err
+      throw new StoreError(`could not open the database in ${dir}: ${(err as Error).cause ?? (err as Error).message}`, { cause: err })
     }
     const make = (d: BinaryLevel, location: string, key: DatabaseKey, version: number, argon2: Argon2idParams) =>
       new LevelStore(d, location, key, version, argon2)

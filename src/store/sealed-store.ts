@@ -527,11 +527,12 @@ export class SealedStore implements Store {
   ): Promise<T> {
     const argon2 = opts.argon2 ?? DEFAULT_ARGON2
     const target = opts.targetSchemaVersion ?? SCHEMA_VERSION
+    let key: DatabaseKey | undefined
     try {
       const versionBytes = await db.get(META_VERSION_KEY)
       if (versionBytes === undefined) {
         if (mode === 'open') throw new StoreNotFoundError(location)
-        const key = DatabaseKey.generate()
+        key = DatabaseKey.generate()
         const store = make(db, location, key, target, argon2)
         await store.#initialise(passphrase, target)
         return store
@@ -542,13 +543,14 @@ export class SealedStore implements Store {
       if (version > target) throw new StoreVersionError(version, target)
       const wrapped = await db.get(META_DBKEY_KEY)
       if (wrapped === undefined) throw new TamperedRecordError('meta')
-      const key = unwrapDatabaseKey(new Uint8Array(wrapped), passphrase)
+      key = unwrapDatabaseKey(new Uint8Array(wrapped), passphrase)
       const store = make(db, location, key, version, argon2)
       const sealedVersion = await store.readRecord(localKey('schema'))
       if (sealedVersion !== version) throw new TamperedRecordError('schema')
       if (version < target) await store.#migrate(version, target, opts.migrations ?? BUILTIN_MIGRATIONS)
       return store
     } catch (err) {
+      key?.wipe()
       await db.close().catch(() => {})
       throw err
     }

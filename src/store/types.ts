@@ -273,6 +273,7 @@ export interface Store {
   /** All contacts, in no meaningful order (sort by name in the app). */
   listContacts(): Promise<ContactRecord[]>
   putContact(contact: ContactRecord): Promise<void>
+  /** Deletes the contact and its name and identity-key index entries (not its session or messages). */
   deleteContact(id: string): Promise<void>
   getSession(contactId: string): Promise<Uint8Array | undefined>
   setSession(contactId: string, state: Uint8Array): Promise<void>
