@@ -115,6 +115,15 @@ function generateDh(random: RandomSource): X25519KeyPair {
   return { privateKey, publicKey: x25519Public(privateKey) }
 }
 
+/** KDF_RK_HE, zeroing the DH output afterwards. */
+function kdfRootWiping(rootKey: Uint8Array, dhOutput: Uint8Array): ReturnType<typeof kdfRoot> {
+  try {
+    return kdfRoot(rootKey, dhOutput)
+  } finally {
+    wipeBytes(dhOutput)
+  }
+}
+
 const copy = (b: Uint8Array): Uint8Array => b.slice()
 const copyOrNull = (b: Uint8Array | null): Uint8Array | null => (b === null ? null : b.slice())
 
@@ -224,7 +233,7 @@ export class RatchetSession {
     checkBytes('bobRatchetPublic', bobRatchetPublic, X25519_BYTES)
     const random = opts.random ?? systemRandom
     const dhs = generateDh(random)
-    const root = kdfRoot(secrets.rootKey, x25519(dhs.privateKey, bobRatchetPublic))
+    const root = kdfRootWiping(secrets.rootKey, x25519(dhs.privateKey, bobRatchetPublic))
     const state: RatchetState = {
       dhs,
       dhr: copy(bobRatchetPublic),
@@ -396,9 +405,9 @@ export class RatchetSession {
     // SkipMessageKeysHE(state, header.pn) on the chain being closed.
     const closing = s.ckr !== null ? skipKeys(s.ckr, s.nr, Math.max(s.nr, h.pn)) : null
     // DHRatchetHE(state, header).
-    const receiving = kdfRoot(s.rk, x25519(s.dhs.privateKey, h.dh))
+    const receiving = kdfRootWiping(s.rk, x25519(s.dhs.privateKey, h.dh))
     const dhs = generateDh(this.#random)
-    const sending = kdfRoot(receiving.rootKey, x25519(dhs.privateKey, h.dh))
+    const sending = kdfRootWiping(receiving.rootKey, x25519(dhs.privateKey, h.dh))
     // SkipMessageKeysHE(state, header.n), then KDF_CK on the new receiving chain.
     const skip = skipKeys(receiving.chainKey, 0, h.n)
     const step = kdfChain(skip.chainKey)
