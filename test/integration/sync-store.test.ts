@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { TEST_ARGON2 } from '../../src/crypto/atrest.js'
 import { createSottoNode, type SottoNode } from '../../src/node/index.js'
 import { createSyncService, type EnvelopeVerdict, type SyncService } from '../../src/node/sync.js'
-import { envelopeStoreSource } from '../../src/protocol/sync/index.js'
+import { envelopeStoreSource, MemorySyncItemSource, Reconciler, type SyncItemSource } from '../../src/protocol/sync/index.js'
 import { type LevelStore, openLevelStore } from '../../src/store/index.js'
 import { hex, makeEnvelopes, type TestEnvelope } from '../node/sync-helpers.js'
 
@@ -101,6 +101,40 @@ describe('sync with LevelDB stores between real nodes', () => {
   afterEach(async () => {
     for (const p of peers.splice(0)) await p.close().catch(() => undefined)
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+  })
+
+  it('a reconciler reads a LevelDB topic exactly as the same items in memory (prefix bounds included)', async () => {
+    const a = await peer()
+    const b = await peer()
+    const envelopes = makeEnvelopes(1200) // 3 per second: many bounds need id prefixes
+    await a.fill(envelopes.filter((_, i) => i % 50 !== 7))
+    await b.fill(envelopes.filter((_, i) => i % 40 !== 3))
+    const transcript = async (x: SyncItemSource, y: SyncItemSource) => {
+      const ini = new Reconciler(x)
+      const res = new Reconciler(y)
+      const out: string[] = []
+      let need = 0
+      let msg: Uint8Array | undefined = await ini.initiate()
+      while (msg !== undefined) {
+        out.push(hex(msg))
+        const reply = (await res.reconcile(msg)).reply!
+        out.push(hex(reply))
+        const step = await ini.reconcile(reply)
+        need += step.needIds.length
+        msg = step.reply
+      }
+      return { out, need }
+    }
+    const memOf = async (p: Peer) => {
+      const items = []
+      for await (const k of p.store.listEnvelopeKeys(topicKey(TOPIC))) items.push(k)
+      return new MemorySyncItemSource(items)
+    }
+    const fromStore = await transcript(envelopeStoreSource(a.store, topicKey(TOPIC)), envelopeStoreSource(b.store, topicKey(TOPIC)))
+    const inMemory = await transcript(await memOf(a), await memOf(b))
+    expect(fromStore.out).toEqual(inMemory.out)
+    expect(fromStore.need).toBe(24)
+    expect(fromStore.out.length).toBeGreaterThan(2)
   })
 
   it('B was offline while A held 2,000 envelopes: B connects and ends with all of them, each once', async () => {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { SottoNode } from '../../src/node/index.js'
 import { libp2pOf } from '../../src/node/internal.js'
 import { createSyncService, type SyncResult, type SyncService, type SyncServiceInit } from '../../src/node/sync.js'
-import { encodeFrame, FrameType, SYNC_PROTOCOL, SyncLimitError, SyncProtocolError } from '../../src/protocol/sync/index.js'
+import { decodeFrame, encodeFrame, FrameType, RejectReason, SYNC_PROTOCOL, SyncLimitError, SyncProtocolError } from '../../src/protocol/sync/index.js'
 import { Cluster } from './helpers.js'
 import { Holder, hex, makeEnvelopes } from './sync-helpers.js'
 
@@ -223,6 +223,16 @@ describe('sync service against misbehaving peers', () => {
     expect(m.error).toBeInstanceOf(SyncLimitError)
     expect(rounds).toBeLessThanOrEqual(5)
     await expectDisconnected(victim, attacker)
+  })
+
+  it('more concurrent sessions than allowed from one peer: the extra one is refused as busy', async () => {
+    const { victim, attacker, stream } = await setup({ maxInboundSessionsPerPeer: 1, frameTimeoutMs: 5000 })
+    const first = lpStream(stream)
+    await first.write(encodeFrame({ type: FrameType.Open, topic: T1, message: Uint8Array.of(0x61, 0, 0, 2, 0) }))
+    expect(decodeFrame((await first.read()).subarray()).type).toBe(FrameType.Reconcile) // the first session is running
+    const second = lpStream(await libp2pOf(attacker).dialProtocol(peerIdFromString(victim.peerId), SYNC_PROTOCOL))
+    expect(decodeFrame((await second.read()).subarray())).toEqual({ type: FrameType.Reject, reason: RejectReason.Busy })
+    expect(victim.peers()).toContain(attacker.peerId) // busy is not misbehaviour
   })
 
   it('a responder that sends envelopes not asked for: the initiator disconnects it', async () => {

@@ -16,6 +16,7 @@ import {
   minimalBound,
   Reconciler,
   type SyncItem,
+  type SyncItemSource,
   SyncLimitError,
   SyncUsageError,
   UnsupportedSyncVersionError
@@ -178,6 +179,34 @@ describe('Reconciler', () => {
     const B = new Set(b.map((i) => hex(i.id)))
     expect(new Set(s.need)).toEqual(new Set([...B].filter((x) => !A.has(x))))
     expect(new Set(s.have)).toEqual(new Set([...A].filter((x) => !B.has(x))))
+  })
+
+  it('an asynchronous source gives the same transcript as the in-memory one', async () => {
+    const mem = (items: SyncItem[]) => new MemorySyncItemSource(items)
+    const asyncOf = (m: MemorySyncItemSource): SyncItemSource => ({
+      count: async (l, u) => m.count(l, u),
+      iterate: (l, u) =>
+        (async function* () {
+          for (const item of m.iterate(l, u)) yield item
+        })()
+    })
+    const all = makeItems(3000, 1000).map((it, i) => ({ ...it, timestamp: 1_700_000_000_000 + Math.floor(i / 5) * 1000 }))
+    const a = all.filter((_, i) => i % 101 !== 0)
+    const b = all.filter((_, i) => i % 97 !== 0)
+    const run = async (x: SyncItemSource, y: SyncItemSource) => {
+      const ini = new Reconciler(x)
+      const res = new Reconciler(y)
+      const out: string[] = []
+      let msg: Uint8Array | undefined = await ini.initiate()
+      while (msg !== undefined) {
+        out.push(hex(msg))
+        const reply = (await res.reconcile(msg)).reply!
+        out.push(hex(reply))
+        msg = (await ini.reconcile(reply)).reply
+      }
+      return out
+    }
+    expect(await run(asyncOf(mem(a)), asyncOf(mem(b)))).toEqual(await run(mem(a), mem(b)))
   })
 
   it('is a one-shot initiator and rejects misuse', async () => {
