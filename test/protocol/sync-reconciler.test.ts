@@ -200,7 +200,7 @@ describe('Reconciler', () => {
       let msg: Uint8Array | undefined = await ini.initiate()
       while (msg !== undefined) {
         out.push(hex(msg))
-        const reply = (await res.reconcile(msg)).reply!
+        const reply: Uint8Array = (await res.reconcile(msg)).reply!
         out.push(hex(reply))
         msg = (await ini.reconcile(reply)).reply
       }
