@@ -14,4 +14,5 @@ export {
 export { createLevelStore, LevelStore, openLevelStore, storeDirectory } from './level.js'
 export { createMemoryBackend, type MemoryBackend, MemoryStore, openMemoryStore } from './memory.js'
 export { SCHEMA_VERSION } from './migrations.js'
+export { type Argon2idParams, DEFAULT_ARGON2, TEST_ARGON2 } from '../crypto/atrest.js'
 export type * from './types.js'

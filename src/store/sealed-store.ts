@@ -436,11 +436,9 @@ class SealedBatch implements StoreBatch {
     return this.#add(async (tx) => tx.put(k, { at }))
   }
 
-  async commit(): Promise<{ messages: MessageRecord[] }> {
-    if (this.#committed) throw new StoreError('this batch was already committed')
-    this.#committed = true
-    const tx = await this.#core.runCommit(this.#ops, this.#raw)
-    return { messages: tx.messages }
+  async commit(): Promise<{ messages: MessageRecord[]; envelopesAdded: number }> {
+    const tx = await this.commitTx()
+    return { messages: tx.messages, envelopesAdded: tx.envelopesAdded }
   }
 
   /** @internal commits and returns the transaction (for envelope counts). */

@@ -11,11 +11,14 @@
  */
 import type { Argon2idParams } from '../crypto/atrest.js'
 
-/** A JSON value; `Uint8Array` is allowed anywhere inside and round-trips (§10.4). */
-export type StoreValue = null | boolean | number | string | Uint8Array | StoreValue[] | { [key: string]: StoreValue }
+/**
+ * A JSON value; `Uint8Array` is allowed anywhere inside and round-trips (§10.5). Object members that are
+ * `undefined` are omitted when stored, as JSON.stringify does.
+ */
+export type StoreValue = null | boolean | number | string | Uint8Array | StoreValue[] | { [key: string]: StoreValue | undefined }
 
 /** A JSON-like object (settings, extra fields). */
-export type StoreObject = { [key: string]: StoreValue }
+export type StoreObject = { [key: string]: StoreValue | undefined }
 
 /** Delivery state of a message (the same strings as the app's MessageStatus). */
 export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'received' | 'failed'
@@ -234,8 +237,11 @@ export interface StoreBatch {
 
   /** Number of recorded operations. */
   readonly length: number
-  /** Writes everything atomically. Returns the stored messages with their seq. A batch commits once. */
-  commit(): Promise<{ messages: MessageRecord[] }>
+  /**
+   * Writes everything atomically. Returns the messages written (with their seq; status changes included)
+   * and how many envelopes were new. A batch commits once.
+   */
+  commit(): Promise<{ messages: MessageRecord[]; envelopesAdded: number }>
 }
 
 /** The local store of one user. All methods are async; writes are atomic. */
