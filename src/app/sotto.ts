@@ -338,7 +338,7 @@ export class Sotto implements SottoApp {
       }
       contact = {
         ...contact,
-        extra: { ...contact.extra, identity: inv.identity.serialize() },
+        extra: { ...contact.extra, identity: inv.identity.serialize(), hidden: false },
         ...(peerId !== undefined ? { peerId } : {}),
         ...(addresses.length > 0 ? { addresses: addresses.map((a) => (peerId ? `${a}/p2p/${peerId}` : a)) } : {})
       }
@@ -943,6 +943,7 @@ export class Sotto implements SottoApp {
     switch (content.type) {
       case 'text': {
         const id = toHex(content.messageId)
+        if (contact.extra?.['hidden'] === true) contact = { ...contact, extra: { ...contact.extra, hidden: false } }
         if (await this.#store.getMessage(id)) break
         b.putMessage({
           id,
@@ -979,6 +980,8 @@ export class Sotto implements SottoApp {
       }
       case 'epoch-key-grant':
         await this.#applyGrant(contact, content.grant, b)
+        // An admin we never talked to: keep the session, but do not list them as a contact request.
+        if (contact.state === 'request' && contact.extra?.['hidden'] === undefined) contact = { ...contact, extra: { ...contact.extra, hidden: true } }
         break
       case 'control-statement':
         break
@@ -1293,10 +1296,13 @@ export class Sotto implements SottoApp {
   #syncSource(topic: string): SyncItemSource {
     const t = utf8(topic)
     const store = this.#store
+    // Negentropy's upper bound "infinity" is an open end for the store.
+    const range = (lower: { timestamp: number; id: Uint8Array }, upper: { timestamp: number; id: Uint8Array }) =>
+      Number.isFinite(upper.timestamp) ? { gte: lower, lt: upper } : { gte: lower }
     return {
-      count: (lower, upper) => store.countEnvelopes(t, { gte: lower, lt: upper }),
+      count: (lower, upper) => store.countEnvelopes(t, range(lower, upper)),
       async *iterate(lower, upper) {
-        for await (const k of store.listEnvelopeKeys(t, { gte: lower, lt: upper })) yield { timestamp: k.timestamp, id: k.id }
+        for await (const k of store.listEnvelopeKeys(t, range(lower, upper))) yield { timestamp: k.timestamp, id: k.id }
       }
     }
   }

@@ -10,7 +10,7 @@ export const ARGON2 = TEST_ARGON2
 export const PASSPHRASE = 'correct horse battery staple'
 
 /** Timers short enough for tests. */
-export const FAST = { outboxIntervalMs: 100, outboxBackoffMs: 200, outboxMaxBackoffMs: 1_000, syncIntervalMs: 500 }
+export const FAST = { outboxIntervalMs: 100, outboxBackoffMs: 200, outboxMaxBackoffMs: 1_000, syncIntervalMs: 2_000 }
 
 export type TestUser = SottoApp & Sotto & { home: string; name: string }
 
