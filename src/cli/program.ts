@@ -112,10 +112,7 @@ export function buildProgram(ctx: CliContext): Command {
       const id = await app.initSotto({ home: dir, passphrase: pass, name: opts.name, argon2 })
       if (opts.json) return printJsonLines(out, [id])
       out.write(`created ${clean(id.name)}'s identity in ${dir}\n`)
-      out.write(fields([
-        ['fingerprint', id.fingerprint],
-        ['invite', id.invite]
-      ]))
+      out.write(fields([['fingerprint', id.fingerprint], ...(id.invite ? [['invite', id.invite] as [string, string]] : [])]))
       out.write('next: run `sotto daemon`, then share your invite (`sotto id --qr`)\n')
     })
 
@@ -173,15 +170,16 @@ export function buildProgram(ctx: CliContext): Command {
       withApi(async (api) => {
         const id = await api.id()
         if (opts.json) return printJsonLines(out, [id])
+        if (opts.qr) out.write(await qr(id.invite))
+        // The invite comes last so that scripts can take the last line.
         out.write(fields([
           ['name', clean(id.name)],
           ['fingerprint', id.fingerprint],
           ['safety number', id.safetyNumber],
           ['peer id', id.peerId],
-          ['addresses', id.addresses]
+          ['addresses', id.addresses],
+          ['invite', id.invite]
         ]))
-        if (opts.qr) out.write(await qr(id.invite))
-        out.write(`invite  ${id.invite}\n`)
       })
     )
 
