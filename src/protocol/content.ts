@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, MalformedError, OversizedError, type ProtocolError } from './errors.js'
 import { Content as ContentCodec, ReceiptKind as ReceiptCodec } from './gen/content.js'
-import { checkVersion, guard, messageRule, peekVersion, sameBytes, scanMessage, utf8Length, WIRE_LEN, WIRE_VARINT } from './wire.js'
+import { checkVersion, guard, isWellFormed, messageRule, peekVersion, sameBytes, scanMessage, utf8Length, WIRE_LEN, WIRE_VARINT } from './wire.js'
 
 /** The content version this code writes. */
 export const CONTENT_VERSION = 1
@@ -104,7 +104,7 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 
 /** Throws unless `name` is a display name (§11.4): UTF-8 <= MAX_DISPLAY_NAME_BYTES, no C0/DEL controls. */
 export function checkDisplayName(name: unknown, Err: ErrorClass = InvalidArgumentError): asserts name is string {
-  if (typeof name !== 'string') throw new Err('display name must be a string')
+  if (typeof name !== 'string' || !isWellFormed(name)) throw new Err('display name must be a well-formed string')
   if (utf8Length(name) > MAX_DISPLAY_NAME_BYTES) throw new OversizedError(`display name over ${MAX_DISPLAY_NAME_BYTES} bytes`)
   if (CONTROL_CHARS.test(name)) throw new Err('display name contains control characters')
 }
@@ -140,7 +140,9 @@ function checkBytesField(
 function validateContent(c: Content, Err: ErrorClass): void {
   switch (c.type) {
     case 'text':
-      if (typeof c.body !== 'string' || c.body.length === 0) throw new Err('text body must be a non-empty string')
+      if (typeof c.body !== 'string' || c.body.length === 0 || !isWellFormed(c.body)) {
+        throw new Err('text body must be a non-empty, well-formed string')
+      }
       if (utf8Length(c.body) > MAX_TEXT_BYTES) throw new OversizedError(`text body over ${MAX_TEXT_BYTES} bytes`)
       if (typeof c.sentAt !== 'number' || !Number.isSafeInteger(c.sentAt) || c.sentAt <= 0) {
         throw new Err('sentAt must be a positive safe integer')

@@ -137,21 +137,18 @@ export function guard<T>(what: string, fn: () => T): T {
   }
 }
 
-/** Constant-shape byte comparison used by the canonical-encoding checks. */
+/** Byte equality used by the canonical-encoding checks (public data: no need for constant time). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 }
 
-/** Strict UTF-8 decoding (no replacement characters); a MalformedError on invalid input. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-export function checkUtf8(bytes: Uint8Array, what: string): string {
-  try {
-    return strictUtf8.decode(bytes)
-  } catch {
-    throw new MalformedError(`${what}: invalid UTF-8`)
-  }
+// A lone surrogate: JavaScript strings can hold one, UTF-8 cannot (protons would write it as CESU-8 bytes).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** True when `text` is well-formed UTF-16 and so has a valid UTF-8 encoding (§11.1 rule 5). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text)
 }
 
 /** The UTF-8 length of a string, in bytes. */

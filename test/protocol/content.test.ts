@@ -84,3 +84,21 @@ describe('content', () => {
     expect(protocolErrorOf(() => decodeContent(nestedGroups))).toBeInstanceOf(MalformedError)
   })
 })
+
+describe('content strings (§11.1 rule 5)', () => {
+  it('lone surrogates cannot be encoded, and their CESU-8 bytes are not decoded', () => {
+    expect(() => encodeContent({ type: 'text', body: 'a\ud800b', sentAt: 1, messageId: id(1) })).toThrow(InvalidArgumentError)
+    expect(() => encodeContent({ type: 'profile', displayName: '\udc00', relays: [] })).toThrow(InvalidArgumentError)
+    const cesu = cat(vf(1, 1), lf(2, cat(lf(1, Uint8Array.of(0x61, 0xed, 0xa0, 0x80, 0x62)), vf(2, 5), lf(3, id(9)))))
+    expect(protocolErrorOf(() => decodeContent(cesu))).toBeInstanceOf(MalformedError)
+    const overlong = cat(vf(1, 1), lf(2, cat(lf(1, Uint8Array.of(0xc0, 0x80)), vf(2, 5), lf(3, id(9)))))
+    expect(protocolErrorOf(() => decodeContent(overlong))).toBeInstanceOf(MalformedError)
+  })
+
+  it('a leading U+FEFF and combining characters survive unchanged', () => {
+    for (const body of ['\ufeffhi', 'e\u0301', '\u0000x', '𝄞']) {
+      const c: Content = { type: 'text', body, sentAt: 1, messageId: id(1) }
+      expect(decodeContent(encodeContent(c))).toEqual(c)
+    }
+  })
+})
