@@ -19,7 +19,8 @@ import {
   parseInvite
 } from '../../src/protocol/invite.js'
 import { decodePrekeyRecord, encodePrekeyRecord, prekeyRecordKey, validatePrekeyRecord } from '../../src/protocol/records.js'
-import { parseTopic } from '../../src/protocol/topics.js'
+import { communityTopic, directTopic, inboxTopic, parseTopic } from '../../src/protocol/topics.js'
+import { validateTopicEnvelope } from '../../src/protocol/validate.js'
 import { bytes, FUZZ_RUNS } from './helpers.js'
 
 const alice = IdentityKeyPair.fromSeed(bytes(32, 0xa1))
@@ -93,6 +94,7 @@ const seeds = {
 }
 
 const runs = { numRuns: FUZZ_RUNS }
+const topics = [communityTopic(bytes(32, 7)), directTopic(bytes(32, 8)), inboxTopic(bytes(32, 9))]
 
 describe('fuzz: random bytes never escape as anything but a ProtocolError', () => {
   it('all binary decoders', () => {
@@ -104,6 +106,7 @@ describe('fuzz: random bytes never escape as anything but a ProtocolError', () =
         survives(() => decodeCommunityInvite(input))
         survives(() => decodePrekeyRecord(input))
         survives(() => validatePrekeyRecord(prekeyRecordKey(alice.publicKey.signingKey), input))
+        for (const topic of topics) survives(() => validateTopicEnvelope(topic, input, { now: T }))
       }),
       runs
     )
@@ -150,6 +153,15 @@ describe('fuzz: mutated valid input decodes canonically or is rejected', () => {
         if (value !== undefined && encode !== undefined) {
           expect(Buffer.from(encode(value as never)).equals(input)).toBe(true)
         }
+      }),
+      runs
+    )
+  })
+
+  it('topic envelope check', () => {
+    fc.assert(
+      fc.property(fc.nat(seeds.envelope.length - 1), fc.nat(topics.length - 1), mutationArb, (which, t, mutations) => {
+        survives(() => validateTopicEnvelope(topics[t]!, mutate(seeds.envelope[which]!, mutations), { now: T }))
       }),
       runs
     )
