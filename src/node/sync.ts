@@ -44,7 +44,14 @@ import {
 import { libp2pOf } from './internal.js'
 import type { SottoNode } from './node.js'
 
-export { SYNC_PROTOCOL } from '../protocol/sync/index.js'
+export {
+  type Bound,
+  envelopeStoreSource,
+  MemorySyncItemSource,
+  SYNC_PROTOCOL,
+  type SyncItem,
+  type SyncItemSource
+} from '../protocol/sync/index.js'
 
 const log = logger('sotto:sync')
 
@@ -60,7 +67,7 @@ export interface SyncLimits extends FrameLimits {
   readonly maxEnvelopesPerSession: number
   /** Most concurrent inbound sessions from one peer (default 2). */
   readonly maxInboundSessionsPerPeer: number
-  /** Most concurrent inbound sessions in all (default 64). */
+  /** Most concurrent inbound sessions in all (default 32). */
   readonly maxInboundSessions: number
   /** Envelopes that `onEnvelope` calls 'invalid' before the sender counts as misbehaving (default 4). */
   readonly maxInvalidEnvelopes: number
@@ -78,7 +85,7 @@ export const DEFAULT_SYNC_LIMITS: SyncLimits = Object.freeze({
   maxRounds: 256,
   maxEnvelopesPerSession: 20_000,
   maxInboundSessionsPerPeer: 2,
-  maxInboundSessions: 64,
+  maxInboundSessions: 32,
   maxInvalidEnvelopes: 4,
   banMs: 600_000,
   snapshotMaxItems: 100_000

@@ -1,6 +1,6 @@
 // Shared helpers of the sync tests: deterministic item sets and a driver that runs a whole session.
 import { createHash } from 'node:crypto'
-import { type MemorySyncItemSource, Reconciler, type ReconcilerOptions, type SyncItem } from '../../src/protocol/sync/index.js'
+import { Reconciler, type ReconcilerOptions, type SyncItem, type SyncItemSource } from '../../src/protocol/sync/index.js'
 
 /** A deterministic item: id = SHA-256("item" || u32be(n)), timestamp from the caller. */
 export function makeItem(n: number, timestamp: number): SyncItem {
@@ -30,7 +30,7 @@ export interface SessionStats {
 }
 
 /** Runs initiator `a` against responder `b` until done; returns what a learnt and the traffic. */
-export async function runSession(a: MemorySyncItemSource, b: MemorySyncItemSource, options: ReconcilerOptions = {}, maxRounds = 1000): Promise<SessionStats> {
+export async function runSession(a: SyncItemSource, b: SyncItemSource, options: ReconcilerOptions = {}, maxRounds = 1000): Promise<SessionStats> {
   const ini = new Reconciler(a, options)
   const res = new Reconciler(b, options)
   const stats: SessionStats = { have: [], need: [], rounds: 0, bytesUp: 0, bytesDown: 0, maxMessage: 0, transcript: [] }

@@ -17,6 +17,8 @@ import {
   Reconciler,
   type SyncItem,
   type SyncItemSource,
+  PackedSyncItemSource,
+  snapshotSource,
   SyncLimitError,
   SyncUsageError,
   UnsupportedSyncVersionError
@@ -207,6 +209,19 @@ describe('Reconciler', () => {
       return out
     }
     expect(await run(asyncOf(mem(a)), asyncOf(mem(b)))).toEqual(await run(mem(a), mem(b)))
+  })
+
+  it('a packed snapshot answers like the source it was read from, and falls back when too large', async () => {
+    const items = makeItems(2000).map((it, i) => ({ ...it, timestamp: Math.floor(i / 7) }))
+    const mem = new MemorySyncItemSource(items)
+    const snap = await snapshotSource(mem, 5000)
+    expect(snap).toBeInstanceOf(PackedSyncItemSource)
+    const other = new MemorySyncItemSource(items.filter((_, i) => i % 9 !== 0))
+    const viaSnap = await runSession(other, snap)
+    const viaMem = await runSession(other, mem)
+    expect(viaSnap.transcript.map(hex)).toEqual(viaMem.transcript.map(hex))
+    expect(viaSnap.need).toHaveLength(223)
+    expect(await snapshotSource(mem, 1999)).toBe(mem)
   })
 
   it('is a one-shot initiator and rejects misuse', async () => {

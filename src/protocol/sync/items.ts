@@ -217,16 +217,87 @@ export function envelopeStoreSource(store: EnvelopeKeyReader, topic: Uint8Array)
 }
 
 /**
- * Reads a whole source into memory once (one pass) when it holds at most `maxItems` items, so that a
- * session's rounds work on a consistent, fast copy; returns `source` itself when it holds more.
+ * A read-only `SyncItemSource` over items already in order, packed into two typed arrays (8 + 32 bytes per
+ * item), for per-session snapshots of large topics.
+ */
+export class PackedSyncItemSource implements SyncItemSource {
+  readonly #timestamps: Float64Array
+  readonly #ids: Uint8Array
+
+  /** `timestamps[i]` and `ids[32i .. 32i+32]` are item i; items must be strictly ascending (checked). */
+  constructor(timestamps: Float64Array, ids: Uint8Array) {
+    if (ids.length !== timestamps.length * ID_BYTES) throw new SyncUsageError('ids must hold 32 bytes per timestamp')
+    this.#timestamps = timestamps
+    this.#ids = ids
+    for (let i = 1; i < timestamps.length; i++) {
+      if (compareItems(this.#item(i - 1), this.#item(i)) >= 0) throw new SyncUsageError('items must be strictly ascending')
+    }
+  }
+
+  /** The number of items held. */
+  get size(): number {
+    return this.#timestamps.length
+  }
+
+  /** {@inheritDoc SyncItemSource.count} */
+  count(lower: Bound, upper: Bound): number {
+    return Math.max(0, this.#lowerIndex(upper) - this.#lowerIndex(lower))
+  }
+
+  /** {@inheritDoc SyncItemSource.iterate} */
+  *iterate(lower: Bound, upper: Bound): Iterable<SyncItem> {
+    const end = this.#lowerIndex(upper)
+    for (let i = this.#lowerIndex(lower); i < end; i++) yield this.#item(i)
+  }
+
+  #item(i: number): SyncItem {
+    return { timestamp: this.#timestamps[i]!, id: this.#ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES) }
+  }
+
+  #lowerIndex(bound: Bound): number {
+    let lo = 0
+    let hi = this.#timestamps.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareItems(this.#item(mid), bound) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/**
+ * Reads a whole source into memory once (one pass, 40 bytes per item) when it holds at most `maxItems`
+ * items, so that a session's rounds work on a consistent, fast copy; returns `source` itself when it holds
+ * more, or when it does not yield its items in strictly ascending order.
  */
 export async function snapshotSource(source: SyncItemSource, maxItems: number): Promise<SyncItemSource> {
-  const items: SyncItem[] = []
+  let timestamps = new Float64Array(1024)
+  let ids = new Uint8Array(1024 * ID_BYTES)
+  let n = 0
+  let prev: SyncItem | undefined
+  const take = (item: SyncItem): boolean => {
+    if (n >= maxItems || item.id.length !== ID_BYTES) return false
+    if (prev !== undefined && compareItems(prev, item) >= 0) return false
+    if (n === timestamps.length) {
+      const t = new Float64Array(n * 2)
+      t.set(timestamps)
+      timestamps = t
+      const d = new Uint8Array(n * 2 * ID_BYTES)
+      d.set(ids)
+      ids = d
+    }
+    timestamps[n] = item.timestamp
+    ids.set(item.id, n * ID_BYTES)
+    prev = { timestamp: item.timestamp, id: ids.subarray(n * ID_BYTES, (n + 1) * ID_BYTES) }
+    n++
+    return true
+  }
   const all = source.iterate(MIN_BOUND, MAX_BOUND)
   if (Symbol.iterator in all) {
-    for (const item of all as Iterable<SyncItem>) if (items.push(item) > maxItems) return source
+    for (const item of all as Iterable<SyncItem>) if (!take(item)) return source
   } else {
-    for await (const item of all) if (items.push(item) > maxItems) return source
+    for await (const item of all) if (!take(item)) return source
   }
-  return new MemorySyncItemSource(items)
+  return new PackedSyncItemSource(timestamps.slice(0, n), ids.slice(0, n * ID_BYTES))
 }
