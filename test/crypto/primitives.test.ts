@@ -26,3 +26,15 @@ describe('primitives', () => {
     expect(() => x25519(new Uint8Array(32).fill(9), new Uint8Array(32))).toThrow(InvalidKeyError)
   })
 })
+
+describe('randomBytes', () => {
+  it('fills lengths above one getRandomValues chunk and differs between calls', async () => {
+    const { randomBytes } = await import('../../src/crypto/primitives.js')
+    const big = randomBytes(200_000)
+    expect(big.length).toBe(200_000)
+    // the last chunk was filled too (2^-(8*1000) chance of a false failure)
+    expect(big.subarray(199_000).some((b) => b !== 0)).toBe(true)
+    expect(toHex(randomBytes(32))).not.toBe(toHex(randomBytes(32)))
+    expect(randomBytes(0).length).toBe(0)
+  })
+})
