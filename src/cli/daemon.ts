@@ -41,6 +41,21 @@ export async function claimSocket(home: string): Promise<string> {
   return path
 }
 
+/**
+ * libp2p reports listen failures as one long multi-line message; the user needs the address and the
+ * reason ("address already in use"). Returns undefined for other errors.
+ */
+export function listenError(err: unknown): CliError | undefined {
+  if (!(err instanceof Error)) return undefined
+  if (err.name !== 'UnsupportedListenAddressesError' && !err.message.includes('failed to be listened on')) return undefined
+  const detail = err.message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('/'))
+  return new CliError(detail ? `cannot listen on ${detail.replace(/: (\w*Error): /, ': ')}` : 'cannot listen on the configured addresses')
+}
+
 /** A daemon that serves its node on the control socket. */
 export interface RunningDaemon {
   app: SottoApp
@@ -57,7 +72,12 @@ export async function startDaemon(
 ): Promise<RunningDaemon> {
   await ensureHome(options.home)
   const path = await claimSocket(options.home)
-  const app = await open(options)
+  let app: SottoApp
+  try {
+    app = await open(options)
+  } catch (err) {
+    throw listenError(err) ?? err
+  }
   const server = new RpcServer(app)
   try {
     await server.listen(path)

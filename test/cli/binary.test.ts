@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
@@ -177,7 +178,7 @@ describe('the built sotto command', () => {
 })
 
 describe.skipIf(!appReady)('the built sotto command with the app', () => {
-  it('init twice fails the second time; the daemon refuses a wrong passphrase (4) and an empty home (5)', async () => {
+  it('init twice fails the second time; the daemon refuses a wrong passphrase (4), a busy port (1) and an empty home (5)', async () => {
     const home = await newHome()
     const first = await sotto(['init', '--name', 'alice', '--json'], home, { SOTTO_PASSPHRASE: 'right' })
     expect(first.code).toBe(0)
@@ -188,6 +189,13 @@ describe.skipIf(!appReady)('the built sotto command with the app', () => {
     const wrong = await sotto(['daemon', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], home, { SOTTO_PASSPHRASE: 'wrong' })
     expect(wrong.code).toBe(4)
     oneLine(wrong)
+    const busy = createServer()
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r))
+    const port = (busy.address() as AddressInfo).port
+    const inUse = await sotto(['daemon', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`], home, { SOTTO_PASSPHRASE: 'right' })
+    busy.close()
+    expect(inUse.code).toBe(1)
+    expect(inUse.stderr).toBe(`sotto: cannot listen on /ip4/127.0.0.1/tcp/${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`)
     const empty = await sotto(['daemon', '--no-mdns'], await newHome(), { SOTTO_PASSPHRASE: 'x' })
     expect(empty.code).toBe(5)
     oneLine(empty)

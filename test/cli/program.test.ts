@@ -339,3 +339,16 @@ describe('init, daemon and relay with an app module', () => {
     expect(h.err()).toBe('sotto: the relay is not available in this version of sotto yet\n')
   })
 })
+
+describe('listen errors', () => {
+  it('turn libp2p’s multi-line message into one line with the address and the reason', async () => {
+    const { listenError } = await import('../../src/cli/daemon.js')
+    const err = new Error(
+      'Some configured addresses failed to be listened on, you may need to remove one or more listen addresses from your configuration or set `transportManager.faultTolerance` to NO_FATAL:\n' +
+        '\n  /ip4/127.0.0.1/tcp/4001: listen EADDRINUSE: address already in use 127.0.0.1:4001\n'
+    )
+    err.name = 'UnsupportedListenAddressesError'
+    expect(listenError(err)?.message).toBe('cannot listen on /ip4/127.0.0.1/tcp/4001: listen EADDRINUSE: address already in use 127.0.0.1:4001')
+    expect(listenError(new Error('other'))).toBeUndefined()
+  })
+})
