@@ -312,6 +312,14 @@ class SyncServiceImpl implements SyncService {
         this.#refused.delete(peer)
       }
     })
+    // Peers connected before the service started get no onConnect: take those known to speak sync.
+    for (const peerId of p2p.getPeers()) {
+      try {
+        if ((await p2p.peerStore.get(peerId)).protocols.includes(SYNC_PROTOCOL)) this.#onConnect(peerId)
+      } catch {
+        // not in the peer store (yet): the periodic sync or identify will bring it
+      }
+    }
     const interval = this.#init.intervalMs ?? 60_000
     if (interval > 0) {
       this.#timer = setInterval(() => this.#syncAll(), interval)

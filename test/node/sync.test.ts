@@ -120,6 +120,30 @@ describe('sync service between real nodes', () => {
     for (const n of hb.deliveries.values()) expect(n).toBe(1)
   })
 
+  it('a service started after the connection still syncs with the peer', async () => {
+    cluster = new Cluster()
+    const ha = new Holder().serve(T1, makeEnvelopes(40))
+    const hb = new Holder().serve(T1, makeEnvelopes(3))
+    const a = await withSync(ha, { syncOnConnect: false })
+    const nodeB = await cluster.node()
+    const p2p = libp2pOf(nodeB)
+    const identified = new Promise<void>((resolve) =>
+      p2p.addEventListener('peer:identify', (e) => {
+        if (e.detail.peerId.toString() === a.node.peerId && e.detail.protocols.includes(SYNC_PROTOCOL)) resolve()
+      })
+    )
+    await nodeB.dial(a.node.addresses()[0]!)
+    await identified
+    let resolve!: (r: SyncResult) => void
+    const done = new Promise<SyncResult>((r) => (resolve = r))
+    // only the periodic sync can start a session here, and only with a peer the service found on start
+    const sync = createSyncService({ node: nodeB, ...hb.deps(), intervalMs: 100, syncOnConnect: false, onSession: resolve })
+    services.push(sync)
+    await sync.start()
+    expect((await done).status).toBe('complete')
+    expect(hb.ids(T1)).toEqual(ha.ids(T1))
+  })
+
   it('the periodic sync picks up envelopes added later', async () => {
     cluster = new Cluster()
     const ha = new Holder().serve(T1, makeEnvelopes(10))
