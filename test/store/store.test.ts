@@ -1,5 +1,5 @@
 // One suite, two stores: every test runs against LevelStore (a real LevelDB directory) and MemoryStore.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   type ContactRecord,
   InvalidStoreValueError,
@@ -97,11 +97,13 @@ describe.each([
       await store.close()
       const before = await snapshot(h)
       store = await h.open()
-      await store.changePassphrase('new passphrase')
+      await store.changePassphrase('new passphrase', { opsLimit: 2, memLimit: 16384 })
       await store.close()
       const after = await snapshot(h)
       const changed = [...after.keys()].filter((k) => after.get(k) !== before.get(k))
       expect(changed).toEqual([hex(Buffer.from('\u0000dbkey'))])
+      // The new limits are stored with the key (u32be opsLimit, u32be memLimit after the version byte).
+      expect((after.get(changed[0] as string) as string).slice(0, 18)).toBe('010000000200004000')
       expect(after.size).toBe(before.size)
       await expect(h.open(PASSPHRASE)).rejects.toBeInstanceOf(WrongPassphraseError)
       store = await h.open('new passphrase')
@@ -285,6 +287,16 @@ describe.each([
       expect(await store.listMessages('c1', { limit: 0 })).toEqual([])
       expect(await store.countMessages('c1')).toBe(120)
       expect(await store.countMessages('nobody')).toBe(0)
+    })
+
+    it('reads a page without opening the rest of the conversation', async () => {
+      const b = store.batch()
+      for (let i = 1; i <= 500; i++) b.putMessage(message('c1', i))
+      await b.commit()
+      const opened = vi.spyOn(store as unknown as { openValue: (k: Uint8Array, v: Uint8Array) => unknown }, 'openValue')
+      expect((await store.listMessages('c1', { limit: 5 })).map((m) => m.seq)).toEqual([496, 497, 498, 499, 500])
+      expect((await store.listMessages('c1', { limit: 5, before: 100 })).map((m) => m.seq)).toEqual([95, 96, 97, 98, 99])
+      expect(opened).toHaveBeenCalledTimes(10)
     })
 
     it('looks messages up by id, updates status, replaces in place by id, deletes', async () => {
