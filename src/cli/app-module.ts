@@ -1,9 +1,10 @@
 /**
- * Loads the app layer (src/app/index.ts) at run time. The CLI is built against the contract in
- * src/app/api.ts; loading the module dynamically keeps commands that do not need the app (help,
- * version, talking to a daemon) working in any build, and says clearly when a piece is missing.
+ * Loads the app layer (src/app/index.ts) at run time, so that commands that only talk to the daemon
+ * (and --help, --version) start without loading libp2p and libsodium. Its type is checked at compile
+ * time against what the CLI uses.
  */
 import type { IdView, SottoApp, SottoOptions } from '../app/api.js'
+import type * as AppIndex from '../app/index.js'
 import { CliError } from './errors.js'
 
 /** Options of the always-on ciphertext relay (`sotto relay`). */
@@ -31,6 +32,11 @@ export interface AppModule {
   openSotto(options: SottoOptions): Promise<SottoApp>
   runRelay?: (options: RelayOptions) => Promise<RelayHandle>
 }
+
+/** Compile-time check that src/app/index.ts provides what `loadApp` promises. */
+type Provides<T extends Pick<AppModule, 'initSotto' | 'openSotto'>> = T
+/** The app entry point's type, checked against `AppModule`. */
+export type AppIndexModule = Provides<typeof AppIndex>
 
 /** Where the app's entry point is, relative to this file (src/cli -> src/app, dist/cli -> dist/app). */
 const APP_ENTRY = '../app/index.js'

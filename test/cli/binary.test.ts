@@ -3,8 +3,7 @@
  * data directories (SOTTO_HOME in os.tmpdir()). The build is refreshed in beforeAll when src/cli is newer
  * than dist (normally `npm test` builds first, in its pretest step).
  *
- * Tests that need the app layer run once src/app/index.ts exists (`appReady`); until then they are
- * skipped. SOTTO_ARGON2=test (test-only: minimum Argon2id limits) keeps them fast.
+ * SOTTO_ARGON2=test (test-only: minimum Argon2id limits) keeps them fast.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -16,7 +15,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 const root = join(import.meta.dirname, '..', '..')
 const main = join(root, 'dist', 'cli', 'main.js')
-const appReady = existsSync(join(root, 'src', 'app', 'index.ts'))
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 function newestMtime(dir: string): number {
@@ -28,7 +26,7 @@ function newestMtime(dir: string): number {
 }
 
 beforeAll(() => {
-  const stale = !existsSync(main) || statSync(main).mtimeMs < Math.max(newestMtime(join(root, 'src', 'cli')), appReady ? newestMtime(join(root, 'src', 'app')) : 0)
+  const stale = !existsSync(main) || statSync(main).mtimeMs < newestMtime(join(root, 'src'))
   if (stale) {
     try {
       execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' })
@@ -177,7 +175,7 @@ describe('the built sotto command', () => {
   })
 })
 
-describe.skipIf(!appReady)('the built sotto command with the app', () => {
+describe('the built sotto command with the app', () => {
   it('init twice fails the second time; the daemon refuses a wrong passphrase (4), a busy port (1) and an empty home (5)', async () => {
     const home = await newHome()
     const first = await sotto(['init', '--name', 'alice', '--json'], home, { SOTTO_PASSPHRASE: 'right' })
