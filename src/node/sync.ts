@@ -55,9 +55,12 @@ export {
 
 const log = logger('sotto:sync')
 
+/** Sessions run back to back for one topic while each moved its maximum of envelopes. */
+const MAX_CONTINUATIONS = 8
+
 /** Bounds of the service; frame limits (§15.8) must match the peer's, the rest are local policy. */
 export interface SyncLimits extends FrameLimits {
-  /** Whole-session time box, ms (default 120,000). */
+  /** Whole-session time box, ms (default 600,000; rounds and envelopes are capped too, this is a backstop). */
   readonly sessionTimeoutMs: number
   /** Time box of each read of a frame from the peer, ms (default 20,000). */
   readonly frameTimeoutMs: number
@@ -80,7 +83,7 @@ export interface SyncLimits extends FrameLimits {
 /** The default limits. */
 export const DEFAULT_SYNC_LIMITS: SyncLimits = Object.freeze({
   ...DEFAULT_FRAME_LIMITS,
-  sessionTimeoutMs: 120_000,
+  sessionTimeoutMs: 600_000,
   frameTimeoutMs: 20_000,
   maxRounds: 256,
   maxEnvelopesPerSession: 20_000,
@@ -395,7 +398,13 @@ class SyncServiceImpl implements SyncService {
       if (!this.#started || signal?.aborted) break
       if (topics === undefined && this.#refused.get(peer)?.has(topic)) continue
       try {
-        results.push(await this.#initiate(peer, topic, signal))
+        // A session moves at most maxEnvelopesPerSession each way: continue while it was cut short.
+        const cap = this.#limits.maxEnvelopesPerSession
+        for (let run = 0; run < MAX_CONTINUATIONS; run++) {
+          const result = await this.#initiate(peer, topic, signal)
+          results.push(result)
+          if (result.status !== 'complete' || (result.needCount <= cap && result.haveCount <= cap)) break
+        }
       } catch (err) {
         if (err instanceof SyncProtocolError) break
         log('sync of %s with %s failed: %s', topic, peer, err)

@@ -84,6 +84,25 @@ describe('sync service between real nodes', () => {
     expect(again).toMatchObject({ status: 'complete', haveCount: 0, needCount: 0, fetched: 0, pushed: 0, rounds: 1 })
   })
 
+  it('more than a session may move: sessions continue back to back until done', async () => {
+    cluster = new Cluster()
+    const ha = new Holder().serve(T1, makeEnvelopes(350))
+    const hb = new Holder().serve(T1, makeEnvelopes(120))
+    const limits = { maxEnvelopesPerSession: 100 }
+    const a = await withSync(ha, { syncOnConnect: false, limits })
+    const b = await withSync(hb, { syncOnConnect: false, limits })
+    await b.node.dial(a.node.addresses()[0]!)
+    const results = await b.sync.syncWith(a.node.peerId)
+    expect(results.map((r) => [r.fetched, r.pushed])).toEqual([
+      [100, 100],
+      [100, 20],
+      [100, 0],
+      [50, 0]
+    ])
+    expect(hb.ids(T1)).toEqual(ha.ids(T1))
+    expect(hb.ids(T1).size).toBe(470)
+  })
+
   it('three nodes reach the same set through pairwise syncs', async () => {
     cluster = new Cluster()
     const all = makeEnvelopes(900)
