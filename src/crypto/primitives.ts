@@ -311,15 +311,29 @@ export function argon2id(passphrase: Uint8Array, salt: Uint8Array, params: Argon
  * refuses), i.e. one that would give an all-zero shared secret with every private key. Checked by a
  * scalar multiplication with a fixed non-zero scalar: the clamped scalar is a multiple of the cofactor 8,
  * so the product is zero exactly for the points of order 1, 2, 4 and 8.
+ *
+ * Also refuses non-canonical encodings (bit 255 set, or a value >= p = 2^255 - 19): X25519 ignores bit 255
+ * and reduces mod p, so such a key is a second encoding of another key, and a flipped top bit of a key in
+ * a signed-free place (the initial header's ephemeral key) would give a different message with the same
+ * session (SECURITY.md, attacks 3 and 7). Keys made by x25519Public are always canonical.
  */
 export function x25519CheckPublic(publicKey: Uint8Array, what = 'X25519 public key'): void {
   checkBytes(what, publicKey, X25519_BYTES)
+  if (!isCanonicalX25519(publicKey)) throw new InvalidKeyError(`${what} is not canonically encoded`)
   const probe = new Uint8Array(X25519_BYTES).fill(0x55)
   try {
     x25519(probe, publicKey)
   } catch {
     throw new InvalidKeyError(`${what} is of low order`)
   }
+}
+
+/** True when the little-endian 255-bit value is below p = 2^255 - 19 and bit 255 is clear. */
+function isCanonicalX25519(u: Uint8Array): boolean {
+  if (u[31]! > 0x7f) return false
+  if (u[31]! < 0x7f) return true
+  for (let i = 30; i >= 1; i--) if (u[i] !== 0xff) return true
+  return u[0]! < 0xed
 }
 
 /** ML-KEM-768's modulus q (FIPS 203). */

@@ -15,7 +15,7 @@ import {
   InvalidStateError,
   TooManySkippedError
 } from './errors.js'
-import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, checkBytes, concatBytes, equalBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519Public, X25519_BYTES } from './primitives.js'
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, checkBytes, concatBytes, equalBytes, KEY_BYTES, toHex, wipe as wipeBytes, x25519, x25519CheckPublic, x25519Public, X25519_BYTES } from './primitives.js'
 import {
   decodeHeader,
   decryptBody,
@@ -398,6 +398,8 @@ export class RatchetSession {
   /** The first message of a new receiving chain (header decrypted under NHKr): DHRatchetHE, then receive. */
   #receiveRatchet(h: HeaderFields, ciphertext: Uint8Array, bodyAd: Uint8Array): DecryptResult {
     const s = this.#s
+    // Low-order and non-canonical ratchet keys are refused before any key is derived (SECURITY.md, attack 7).
+    x25519CheckPublic(h.dh, 'ratchet public key')
     if (s.ckr !== null && h.pn > s.nr && h.pn - s.nr > MAX_SKIP) {
       throw new TooManySkippedError(`previous chain length ${h.pn} would skip more than ${MAX_SKIP} keys`)
     }
