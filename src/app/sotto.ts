@@ -161,6 +161,8 @@ export class Sotto implements SottoApp {
   #bundleReach: number | undefined
   #bundleWait: AbortController | undefined
   #relays: string[] = []
+  /** Last sentAt given to an own message: strictly increasing, so a sender's messages sort in sending order. */
+  #lastSentAt = 0
 
   constructor(parts: SottoParts) {
     this.#store = parts.store
@@ -595,7 +597,7 @@ export class Sotto implements SottoApp {
     const contact = await this.#contactByName(name)
     if (contact.identityChanged) throw new IdentityChangedError(contact.name)
     const messageId = randomBytes(MESSAGE_ID_BYTES)
-    const now = Date.now()
+    const now = this.#sendClock()
     const content: Content = { type: 'text', body: text, sentAt: now, messageId }
     const record = {
       id: toHex(messageId),
@@ -670,9 +672,10 @@ export class Sotto implements SottoApp {
       // A new session announces who we are first, so the other side names us.
       const profile = RatchetSession.deserialize(sessionBytes).encrypt(pad(encodeContent({ type: 'profile', displayName: this.#name, relays: [] })))
       sessionBytes = profile.session.serialize()
+      const profileTimestamp = coarseTimestamp()
       const profileEnv = encodeEnvelope({
         kind: 'direct-prekey',
-        timestamp: coarseTimestamp(),
+        timestamp: profileTimestamp,
         prekeyHeader: pendingHeader,
         ratchetHeader: profile.message.header,
         ciphertext: profile.message.ciphertext
@@ -688,7 +691,7 @@ export class Sotto implements SottoApp {
         createdAt: now,
         extra: { kind: 'envelope', topic: inbox, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
       })
-      b.putEnvelope(utf8(inbox), envelopeId(profileEnv), coarseTimestamp(), profileEnv)
+      b.putEnvelope(utf8(inbox), envelopeId(profileEnv), profileTimestamp, profileEnv)
       this.#pendingSessions.set(contact.id, sessionBytes)
     }
     const session = RatchetSession.deserialize(sessionBytes)
@@ -748,7 +751,7 @@ export class Sotto implements SottoApp {
   async #sendCommunity(name: string, text: string): Promise<MessageView> {
     const c = await this.#communityByName(name)
     const messageId = randomBytes(MESSAGE_ID_BYTES)
-    const now = Date.now()
+    const now = this.#sendClock()
     const record = await this.#postCommunityContent(c.id, { type: 'text', body: text, sentAt: now, messageId }, text)
     const view = messageView(record!, `#${c.name}`, 'me')
     this.#emit(view)
@@ -1322,6 +1325,12 @@ export class Sotto implements SottoApp {
   #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch): void {
     this.#unroute(communityTopic(from.topicId))
     this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch })
+  }
+
+  /** Date.now(), but strictly after the previous own message (two sends in one millisecond keep their order). */
+  #sendClock(): number {
+    this.#lastSentAt = Math.max(Date.now(), this.#lastSentAt + 1)
+    return this.#lastSentAt
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
