@@ -129,8 +129,8 @@ export interface SyncProgressEvent {
 export interface SyncResult {
   peer: string
   topic: string
-  /** 'complete', or 'refused' when the responder does not serve the topic or is busy. */
-  status: 'complete' | 'refused'
+  /** 'complete'; 'refused' when the responder does not serve the topic or is busy; 'failed' (onSession only) when it threw. */
+  status: 'complete' | 'refused' | 'failed'
   /** Ids we held that the peer lacked / the peer held that we lacked. */
   haveCount: number
   needCount: number
@@ -168,7 +168,7 @@ export interface SyncServiceInit {
   limits?: Partial<SyncLimits>
   /** Called as sessions progress. */
   onProgress?(event: SyncProgressEvent): void
-  /** Called when a session ends (initiated ones only). */
+  /** Called when a session ends, complete, refused or failed (initiated ones only). */
   onSession?(result: SyncResult): void
   /** Called when a peer broke the protocol (after it was disconnected), e.g. to score it down. */
   onMisbehaviour?(peer: string, error: Error): void
@@ -578,6 +578,7 @@ class SyncServiceImpl implements SyncService {
       await ch.close(stream)
       return result
     } catch (err) {
+      result.status = 'failed'
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       if (err instanceof SyncProtocolError) await this.#misbehaved(peer, err)
       throw err
