@@ -9,7 +9,15 @@ import { LocalPrekeys } from '../crypto/prekeys.js'
 import { toHex } from '../crypto/primitives.js'
 import { ownFingerprintDigits } from '../crypto/safety.js'
 import { createSottoNode, generatePeerKey, peerIdOfKey, type SottoNode } from '../node/index.js'
-import { decodePrekeyRecord, PREKEY_RECORD_NAMESPACE, selectPrekeyRecord, validatePrekeyRecord } from '../protocol/index.js'
+import {
+  decodePrekeyRecord,
+  PEER_RECORD_NAMESPACE,
+  PREKEY_RECORD_NAMESPACE,
+  selectPeerRecord,
+  selectPrekeyRecord,
+  validatePeerRecord,
+  validatePrekeyRecord
+} from '../protocol/index.js'
 import {
   createLevelStore,
   openLevelStore,
@@ -34,6 +42,18 @@ import { checkName, shortFingerprint } from './views.js'
 export * from './api.js'
 export * from './errors.js'
 export { DEFAULT_TIMINGS, Sotto, type SottoTimings } from './sotto.js'
+export {
+  DEFAULT_RELAY_QUOTAS,
+  NotARelayHomeError,
+  RelayConfigError,
+  type RelayHandle,
+  type RelayOptions,
+  type RelayQuotas,
+  type RelayStatus,
+  type RelayTopicView,
+  relayTopicName,
+  runRelay
+} from './relay.js'
 
 /** Maps the store's opening errors to the app's user-facing ones. */
 function mapOpenError(err: unknown, home: string): unknown {
@@ -106,6 +126,12 @@ export async function openSotto(options: OpenOptions): Promise<SottoApp & Sotto>
             validatePrekeyRecord(key, value)
           },
           select: (key, values) => selectPrekeyRecord(key, values)
+        },
+        [PEER_RECORD_NAMESPACE]: {
+          validate: (key, value) => {
+            validatePeerRecord(key, value)
+          },
+          select: (key, values) => selectPeerRecord(key, values)
         }
       }
     })

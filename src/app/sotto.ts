@@ -12,8 +12,7 @@ import {
   CommunityEpoch,
   CommunityReceiverState,
   openCommunityMessage,
-  SenderChainState,
-  verifyTopicSignature
+  SenderChainState
 } from '../crypto/community.js'
 import {
   createControlStatement,
@@ -35,6 +34,7 @@ import { formatSafetyNumber, ownFingerprintDigits, safetyNumber } from '../crypt
 import { InitialHeader, initiateSession, respondSession } from '../crypto/x3dh.js'
 import type { SottoNode } from '../node/index.js'
 import { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from '../node/index.js'
+import { RelayTopicStatus, requestRelayService } from '../node/relay-protocol.js'
 import { createSyncService, type SyncService } from '../node/sync.js'
 import {
   type Content,
@@ -55,10 +55,13 @@ import {
   MAX_TEXT_BYTES,
   MESSAGE_ID_BYTES,
   ProtocolError,
+  decodePeerRecord,
+  encodePeerRecord,
   parseInvite,
-  parseTopic,
+  peerRecordKey,
   prekeyRecordKey,
-  rendezvousKey
+  rendezvousKey,
+  validateTopicEnvelope
 } from '../protocol/index.js'
 import type { SyncItemSource } from '../protocol/sync/index.js'
 import type { CommunityRecord, ContactRecord, MemberRecord, MessageRecord, OutboxEntry, Store, StoreBatch } from '../store/index.js'
@@ -161,6 +164,8 @@ export class Sotto implements SottoApp {
   #bundleReach: number | undefined
   #bundleWait: AbortController | undefined
   #relays: string[] = []
+  /** True once sync runs: from then on, new 1:1 topics are asked of the relays as they appear. */
+  #relaysReady = false
   /** Last sentAt given to an own message: strictly increasing, so a sender's messages sort in sending order. */
   #lastSentAt = 0
 
@@ -196,7 +201,10 @@ export class Sotto implements SottoApp {
       this.#node.on('subscription-change', (e) => {
         if (e.subscribed && this.#routes.has(e.topic)) this.#kickOutbox()
       }),
-      this.#node.on('peer:connect', () => this.#kickOutbox())
+      this.#node.on('peer:connect', (e) => {
+        this.#kickOutbox()
+        this.#onRelayConnect(e.peerId)
+      })
     )
     const settings = (await this.#store.getSettings()) ?? {}
     this.#relays = Array.isArray(settings['relays']) ? (settings['relays'] as string[]) : []
@@ -226,6 +234,8 @@ export class Sotto implements SottoApp {
       }
     })
     await this.#sync.start()
+    this.#relaysReady = true
+    for (const r of this.#relays) void this.#useRelay(r)
     await this.#ensurePrekeys()
     void this.#publishBundle()
     for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
@@ -286,7 +296,7 @@ export class Sotto implements SottoApp {
     if (!this.#relays.includes(address)) this.#relays.push(address)
     const settings = (await this.#store.getSettings()) ?? {}
     await this.#store.setSettings({ ...settings, relays: this.#relays })
-    void this.#node.dial(address).catch(() => undefined)
+    void this.#useRelay(address)
     return [...this.#relays]
   }
 
@@ -340,7 +350,12 @@ export class Sotto implements SottoApp {
       }
       contact = {
         ...contact,
-        extra: { ...contact.extra, identity: inv.identity.serialize(), hidden: false },
+        extra: {
+          ...contact.extra,
+          identity: inv.identity.serialize(),
+          hidden: false,
+          ...(inv.relays.length > 0 ? { relays: addressesOf(inv.relays) } : {})
+        },
         ...(peerId !== undefined ? { peerId } : {}),
         ...(addresses.length > 0 ? { addresses: addresses.map((a) => (peerId ? `${a}/p2p/${peerId}` : a)) } : {})
       }
@@ -670,7 +685,7 @@ export class Sotto implements SottoApp {
       updated = { ...contact, extra: { ...contact.extra, directTopic: topic, pendingHeader, sessionHeader: toHex(blake2b(pendingHeader, 32)) } }
       this.#route(topic, { kind: 'direct', contactId: contact.id })
       // A new session announces who we are first, so the other side names us.
-      const profile = RatchetSession.deserialize(sessionBytes).encrypt(pad(encodeContent({ type: 'profile', displayName: this.#name, relays: [] })))
+      const profile = RatchetSession.deserialize(sessionBytes).encrypt(pad(encodeContent({ type: 'profile', displayName: this.#name, relays: this.#relayBytes() })))
       sessionBytes = profile.session.serialize()
       const profileTimestamp = coarseTimestamp()
       const profileEnv = encodeEnvelope({
@@ -807,20 +822,14 @@ export class Sotto implements SottoApp {
 
   /** Gossipsub validator: cheap structural checks; community envelopes must carry the topic signature. */
   #validate(topic: string, data: Uint8Array): 'accept' | 'reject' | 'ignore' {
-    const route = this.#routes.get(topic)
-    if (route === undefined) return 'ignore'
-    let env: Envelope
+    if (!this.#routes.has(topic)) return 'ignore'
     try {
-      env = decodeEnvelope(data)
+      // Kind must match the topic, the clock must be sane, community envelopes must carry the topic signature.
+      validateTopicEnvelope(topic, data)
+      return 'accept'
     } catch {
       return 'reject'
     }
-    if (route.kind === 'community') {
-      if (env.kind !== 'community') return 'reject'
-      return verifyTopicSignature(parseTopic(topic).id, env.sealed) ? 'accept' : 'reject'
-    }
-    if (route.kind === 'inbox') return env.kind === 'direct-prekey' ? 'accept' : 'reject'
-    return env.kind === 'direct' ? 'accept' : 'reject'
   }
 
   /**
@@ -979,6 +988,7 @@ export class Sotto implements SottoApp {
           const wanted = await this.#freeName(content.displayName)
           contact = { ...contact, name: wanted }
         }
+        if (content.relays.length > 0) contact = { ...contact, extra: { ...contact.extra, relays: addressesOf(content.relays) } }
         break
       }
       case 'epoch-key-grant':
@@ -1194,6 +1204,7 @@ export class Sotto implements SottoApp {
   /** Connects to a contact's node if we know how (invite addresses, peer id through the DHT). */
   async #reach(contact: ContactRecord): Promise<void> {
     if (contact.peerId !== undefined && this.#node.peers().includes(contact.peerId)) return
+    this.#dialRelaysOf(contact)
     for (const a of contact.addresses ?? []) {
       try {
         await this.#node.dial(a)
@@ -1205,9 +1216,38 @@ export class Sotto implements SottoApp {
     if (contact.peerId !== undefined) {
       try {
         await this.#node.dial(contact.peerId)
+        return
       } catch {
-        // unreachable for now; the outbox tries again
+        // not reachable at the known peer id: ask the DHT where the contact's node is now
       }
+    }
+    await this.#reachThroughDht(contact)
+  }
+
+  /** Looks up the contact's signed peer record in the DHT and dials what it names; remembers it. */
+  async #reachThroughDht(contact: ContactRecord): Promise<void> {
+    try {
+      const value = await this.#node.getRecord(peerRecordKey(fromHex(contact.identityKey)), { timeoutMs: 5_000 })
+      if (value === undefined) return
+      const record = decodePeerRecord(value)
+      if (toHex(record.signingKey) !== contact.identityKey) return
+      const peerId = peerIdFromBytes(record.peerId)
+      const addresses = record.addresses.map((a) => `${multiaddrFromBytes(a)}/p2p/${peerId}`)
+      for (const a of addresses) {
+        try {
+          await this.#node.dial(a)
+          break
+        } catch {
+          // next address
+        }
+      }
+      if (peerId !== contact.peerId) {
+        // Not through #serial: this runs inside serial steps (sending), and the write touches only these fields.
+        const current = await this.#store.getContact(contact.id)
+        if (current !== undefined) await this.#store.putContact({ ...current, peerId, addresses })
+      }
+    } catch (err) {
+      log('peer record lookup for %s failed: %s', contact.name, err)
     }
   }
 
@@ -1231,6 +1271,68 @@ export class Sotto implements SottoApp {
     }
   }
 
+  // --- relays ------------------------------------------------------------------------------------
+
+  /** Connects to one of our relays; once connected, `#onRelayConnect` asks it to serve our topics. */
+  async #useRelay(address: string): Promise<void> {
+    const peer = peerOfAddress(address)
+    if (this.#stopped || peer === undefined) return
+    if (this.#node.peers().includes(peer)) return this.#askRelay(address)
+    try {
+      await this.#node.dial(address)
+    } catch (err) {
+      log('relay %s unreachable: %s', address, err)
+    }
+  }
+
+  #onRelayConnect(peerId: string): void {
+    if (!this.#relaysReady) return
+    for (const r of this.#relays) if (peerOfAddress(r) === peerId) void this.#askRelay(r)
+  }
+
+  /**
+   * Asks a relay (PROTOCOL.md §15.10) to keep our inbox and 1:1 topics (or `topics`), then syncs those it
+   * serves with it: what arrived there while we were away comes now, what we hold that it lacks goes there.
+   */
+  async #askRelay(address: string, topics?: string[]): Promise<void> {
+    const peer = peerOfAddress(address)
+    const wanted = topics ?? [...this.#routes].filter(([, r]) => r.kind !== 'community').map(([t]) => t)
+    if (this.#stopped || peer === undefined || wanted.length === 0) return
+    try {
+      if (!this.#node.peers().includes(peer)) await this.#node.dial(address)
+      const statuses = await requestRelayService(this.#node, peer, wanted)
+      const served = wanted.filter((_, i) => statuses[i] === RelayTopicStatus.Served)
+      log('relay %s serves %d of %d topics', peer, served.length, wanted.length)
+      if (served.length > 0 && !this.#stopped) await this.#sync?.syncWith(peer, served)
+    } catch (err) {
+      log('relay %s: %s', address, err)
+    }
+  }
+
+  /** Our relays as binary multiaddrs, for invites and profiles. */
+  #relayBytes(): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (const r of this.#relays.slice(0, 8)) {
+      try {
+        out.push(multiaddrToBytes(r))
+      } catch {
+        // not encodable: left out
+      }
+    }
+    return out
+  }
+
+  /** Connects (in the background) to the relays a contact named, so what we publish for it reaches them. */
+  #dialRelaysOf(contact: ContactRecord): void {
+    const relays = contact.extra?.['relays']
+    if (!Array.isArray(relays)) return
+    for (const r of relays) {
+      if (typeof r !== 'string') continue
+      const peer = peerOfAddress(r)
+      if (peer !== undefined && !this.#node.peers().includes(peer)) void this.#node.dial(r).catch(() => undefined)
+    }
+  }
+
   // --- prekeys -------------------------------------------------------------------------------------
 
   async #ensurePrekeys(): Promise<void> {
@@ -1246,11 +1348,25 @@ export class Sotto implements SottoApp {
       await this.#store.setPrekeys(this.#prekeys.serialize())
       const key = prekeyRecordKey(this.#identity.publicKey.signingKey)
       this.#bundleReach = await this.#node.putRecord(key, encodePrekeyRecord(bundle.encode()), { timeoutMs: 10_000 })
+      await this.#publishPeerRecord()
       log('bundle published to %d peers', this.#bundleReach)
       if (this.#bundleReach === 0) this.#republishWhenDhtPeers()
     } catch (err) {
       log('bundle publication failed: %s', err)
     }
+  }
+
+  /** Publishes which peer id and addresses this identity's node has now (§13.13), signed by the identity key. */
+  async #publishPeerRecord(): Promise<void> {
+    const addresses = this.#node
+      .addresses()
+      .slice(0, 8)
+      .map((a) => multiaddrToBytes(withoutPeer(a)))
+    const record = encodePeerRecord(
+      { signingKey: this.#identity.publicKey.signingKey, sequence: Date.now(), peerId: peerIdToBytes(this.#node.peerId), addresses },
+      (m) => this.#identity.sign(m)
+    )
+    await this.#node.putRecord(peerRecordKey(this.#identity.publicKey.signingKey), record, { timeoutMs: 10_000 })
   }
 
   /** A bundle published while no DHT peer was known reached no one: publish again once there is one. */
@@ -1315,6 +1431,8 @@ export class Sotto implements SottoApp {
   #route(topic: string, route: Route): void {
     this.#routes.set(topic, route)
     this.#node.subscribe(topic)
+    // A new 1:1 topic: our relays should keep it for us too.
+    if (route.kind !== 'community' && this.#relaysReady) for (const r of this.#relays) void this.#askRelay(r, [topic])
   }
 
   #unroute(topic: string): void {
@@ -1408,6 +1526,25 @@ export class Sotto implements SottoApp {
     }
     return messageView(m, conv, from)
   }
+}
+
+/** The peer id at the end of a multiaddr (`.../p2p/<id>`), or undefined. */
+function peerOfAddress(address: string): string | undefined {
+  const i = address.lastIndexOf('/p2p/')
+  return i >= 0 ? address.slice(i + 5) : undefined
+}
+
+/** Binary multiaddrs from the wire as strings; undecodable ones are left out. */
+function addressesOf(bytes: Uint8Array[]): string[] {
+  const out: string[] = []
+  for (const b of bytes) {
+    try {
+      out.push(multiaddrFromBytes(b))
+    } catch {
+      // left out
+    }
+  }
+  return out
 }
 
 /** A multiaddr without its trailing /p2p/<id> (the invite carries the peer id separately). */
