@@ -1,0 +1,230 @@
+// End-to-end benchmark (issue 9, item 4): 10 real sotto users on 127.0.0.1 in one community (dist/app
+// initSotto/openSotto, test-only Argon2id limits so that opening a store takes milliseconds, mDNS off, one
+// bootstrap node), from `send` on one node to "decrypted and stored" on all the others: latency p50/p99 and
+// sustained messages/s. Against raw gossipsub on 10 nodes made by dist/node createSottoNode (same
+// configuration, same payload size on the wire, no crypto, no storage). Both sets of nodes are dialled into a
+// full mesh of connections, so the topologies are the same. Writes bench/results/e2e.json.
+import '../dist/polyfill.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { initSotto, openSotto } from '../dist/app/index.js'
+import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
+import { createSottoNode } from '../dist/node/index.js'
+import { machine, median, percentile, QUICK, round, writeResult } from './lib.mjs'
+
+const N = Number(process.env.BENCH_E2E_NODES ?? 10)
+const LATENCY_MESSAGES = Number(process.env.BENCH_E2E_LATENCY ?? (QUICK ? 20 : 200))
+const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 100 : 1000))
+const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
+const TEXT_BYTES = 200
+const PASSPHRASE = 'benchmark passphrase'
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+async function until(pred, timeoutMs, what) {
+  const end = Date.now() + timeoutMs
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`)
+    await sleep(50)
+  }
+}
+
+/** Dials every node to every other one (the same full mesh of connections for both runs). */
+async function fullMesh(nodes) {
+  for (let i = 0; i < nodes.length; i++) {
+    for (let j = i + 1; j < nodes.length; j++) await nodes[i].dial(nodes[j].addresses()[0]).catch(() => {})
+  }
+}
+
+/**
+ * The measuring harness shared by both runs. `send(seq)` publishes message `seq`; `onDelivered(seq, receiver)`
+ * must be called by the caller when receiver `receiver` (0..N-2) has it. Returns latency and throughput.
+ */
+function harness(receivers) {
+  const pending = new Map() // seq -> { t0, left, each: [] }
+  const done = []
+  let waiters = []
+  const delivered = (seq) => {
+    const p = pending.get(seq)
+    if (p === undefined) return
+    const t = performance.now() - p.t0
+    p.each.push(t)
+    if (--p.left === 0) {
+      pending.delete(seq)
+      done.push({ seq, all: t, each: p.each })
+      const w = waiters
+      waiters = []
+      for (const f of w) f()
+    }
+  }
+  const waitFor = (pred) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`delivery timed out (${pending.size} pending)`)), 60_000)
+      const check = () => {
+        if (pred()) {
+          clearTimeout(timer)
+          resolve()
+        } else waiters.push(check)
+      }
+      check()
+    })
+  return {
+    delivered,
+    async run(send, seqBase) {
+      // latency: one message at a time
+      const lat = []
+      for (let i = 0; i < LATENCY_MESSAGES; i++) {
+        const seq = seqBase + i
+        pending.set(seq, { t0: performance.now(), left: receivers, each: [] })
+        await send(seq)
+        await waitFor(() => !pending.has(seq))
+        lat.push(done[done.length - 1])
+      }
+      // throughput: THROUGHPUT_MESSAGES with at most WINDOW in flight
+      const first = seqBase + LATENCY_MESSAGES
+      const t0 = performance.now()
+      for (let i = 0; i < THROUGHPUT_MESSAGES; i++) {
+        await waitFor(() => pending.size < WINDOW)
+        const seq = first + i
+        pending.set(seq, { t0: performance.now(), left: receivers, each: [] })
+        await send(seq)
+      }
+      await waitFor(() => pending.size === 0)
+      const seconds = (performance.now() - t0) / 1000
+      const under = done.filter((d) => d.seq >= first)
+      const all = lat.map((d) => d.all).sort((a, b) => a - b)
+      const each = lat.flatMap((d) => d.each).sort((a, b) => a - b)
+      const loadedAll = under.map((d) => d.all).sort((a, b) => a - b)
+      return {
+        latency: {
+          messages: lat.length,
+          allOthersP50Ms: round(percentile(all, 50), 3),
+          allOthersP99Ms: round(percentile(all, 99), 3),
+          eachReceiverP50Ms: round(percentile(each, 50), 3),
+          eachReceiverP99Ms: round(percentile(each, 99), 3)
+        },
+        throughput: {
+          messages: THROUGHPUT_MESSAGES,
+          window: WINDOW,
+          seconds: round(seconds, 3),
+          messagesPerSecond: Math.round(THROUGHPUT_MESSAGES / seconds),
+          deliveriesPerSecond: Math.round((THROUGHPUT_MESSAGES * receivers) / seconds),
+          underLoadAllOthersP50Ms: round(percentile(loadedAll, 50), 3),
+          underLoadAllOthersP99Ms: round(percentile(loadedAll, 99), 3)
+        }
+      }
+    }
+  }
+}
+
+const textOf = (seq) => `bench ${String(seq).padStart(8, '0')} `.padEnd(TEXT_BYTES, 'x')
+const seqOf = (text) => (text.startsWith('bench ') ? Number(text.slice(6, 14)) : -1)
+
+async function sottoRun() {
+  const homes = []
+  const users = []
+  const t0 = performance.now()
+  try {
+    for (let i = 0; i < N; i++) {
+      const home = await mkdtemp(join(tmpdir(), 'sotto-bench-e2e-'))
+      homes.push(home)
+      await initSotto({ home, passphrase: PASSPHRASE, name: `u${i}`, argon2: TEST_ARGON2 })
+      users.push(
+        await openSotto({
+          home,
+          passphrase: PASSPHRASE,
+          argon2: TEST_ARGON2,
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          bootstrap: i === 0 ? [] : users[0].node.addresses(),
+          mdns: false
+        })
+      )
+    }
+    const admin = users[0]
+    await admin.communityCreate('bench')
+    const invite = await admin.communityInvite('bench')
+    for (const u of users.slice(1)) await u.communityJoin(invite)
+    await until(async () => (await admin.communityMembers('bench')).length === N, 60_000, 'community members')
+    await fullMesh(users.map((u) => u.node))
+    const setupSeconds = (performance.now() - t0) / 1000
+
+    const sender = users[1]
+    const receivers = users.filter((u) => u !== sender)
+    const h = harness(receivers.length)
+    let wireBytes = 0
+    receivers[0].node.on('message', (m) => {
+      if (m.topic.includes('/c/')) wireBytes = Math.max(wireBytes, m.data.length)
+    })
+    for (const u of receivers) {
+      u.subscribe((m) => {
+        if (m.conversation === '#bench' && m.from !== 'me' && (m.status === 'received' || m.status === 'read')) h.delivered(seqOf(m.text))
+      })
+    }
+    // warm-up: every receiver has stored a first message (also forms the gossipsub mesh)
+    const warm = 1_000_000
+    await sender.send('#bench', textOf(warm))
+    await until(async () => {
+      for (const u of receivers) if (!(await u.read('#bench', 5)).some((m) => seqOf(m.text) === warm)) return false
+      return true
+    }, 60_000, 'warm-up message on every receiver')
+
+    const r = await h.run((seq) => sender.send('#bench', textOf(seq)), 0)
+    return { ...r, setupSeconds: round(setupSeconds, 1), wireBytes, connections: median(users.map((u) => u.node.peers().length)) }
+  } finally {
+    await Promise.all(users.map((u) => u.stop().catch(() => {})))
+    await Promise.all(homes.map((d) => rm(d, { recursive: true, force: true })))
+  }
+}
+
+async function rawRun(payloadBytes) {
+  const nodes = []
+  const topic = 'bench-raw-gossipsub'
+  try {
+    for (let i = 0; i < N; i++) {
+      const node = await createSottoNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: i === 0 ? [] : nodes[0].addresses() })
+      await node.start()
+      node.subscribe(topic)
+      nodes.push(node)
+    }
+    await fullMesh(nodes)
+    const sender = nodes[1]
+    const receivers = nodes.filter((n) => n !== sender)
+    const h = harness(receivers.length)
+    for (const n of receivers) {
+      n.on('message', (m) => {
+        if (m.topic === topic) h.delivered(new DataView(m.data.buffer, m.data.byteOffset).getUint32(0))
+      })
+    }
+    const payload = (seq) => {
+      const b = new Uint8Array(payloadBytes)
+      globalThis.crypto.getRandomValues(b.subarray(4, 64))
+      new DataView(b.buffer).setUint32(0, seq)
+      return b
+    }
+    // warm-up until the mesh delivers to everybody
+    const got = new Set()
+    const off = receivers.map((n, i) => n.on('message', (m) => m.topic === topic && got.add(i)))
+    await until(async () => {
+      await sender.publish(topic, payload(4_000_000_000 - got.size), { waitForPeersMs: 1000 }).catch(() => {})
+      await sleep(100)
+      return got.size === receivers.length
+    }, 60_000, 'raw gossipsub mesh')
+    for (const f of off) f()
+    const r = await h.run((seq) => sender.publish(topic, payload(seq)), 0)
+    return { ...r, payloadBytes, connections: median(nodes.map((n) => n.peers().length)) }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => {})))
+  }
+}
+
+const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES }
+console.log(`sotto: ${N} users in one community`)
+result.sotto = await sottoRun()
+console.log(JSON.stringify(result.sotto))
+console.log(`raw gossipsub: ${N} nodes, ${result.sotto.wireBytes}-byte payloads`)
+result.raw = await rawRun(result.sotto.wireBytes || 512)
+console.log(JSON.stringify(result.raw))
+writeResult('e2e', result)
+console.log('wrote bench/results/e2e.json')
+process.exit(0)

@@ -1,0 +1,126 @@
+// Shared helpers of the benchmark suite (issue 9): machine description, tinybench runs reduced to median
+// and spread, JSON results, and replacing one "## " section of docs/BENCHMARKS.md in place.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { Bench } from 'tinybench'
+
+export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
+export const RESULTS = new URL('./results/', import.meta.url)
+export const DOC = new URL('../docs/BENCHMARKS.md', import.meta.url)
+
+/** The machine and run, recorded with every result file. */
+export function machine() {
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+    loadAverage1m: Number(loadavg()[0].toFixed(2)),
+    quick: QUICK
+  }
+}
+
+/**
+ * Runs `tasks` ([name, fn] pairs, fn sync or async, one operation per call) in one tinybench Bench, one
+ * after the other, with warm-up. Returns per task: median ops/s (1000 / median latency), mean ops/s, the
+ * relative margin of error of the mean, median absolute deviation and p99 of the latency, and the sample
+ * count. Ratios in the tables use the medians.
+ */
+export async function measure(tasks, opts = {}) {
+  const time = opts.time ?? (QUICK ? 250 : 2000)
+  const bench = new Bench({
+    time,
+    warmupTime: opts.warmupTime ?? (QUICK ? 80 : 500),
+    iterations: opts.iterations ?? (QUICK ? 10 : 64),
+    warmupIterations: opts.warmupIterations ?? (QUICK ? 5 : 32),
+    throws: true
+  })
+  for (const [name, fn] of tasks) bench.add(name, fn)
+  await bench.run()
+  const out = {}
+  for (const task of bench.tasks) {
+    const r = task.result
+    if (r.state !== 'completed') throw new Error(`${task.name}: ${r.state} ${r.error ?? ''}`)
+    const l = r.latency
+    out[task.name] = {
+      opsPerSecond: Math.round(1000 / l.p50),
+      meanOpsPerSecond: Math.round(r.throughput.mean),
+      latencyP50Ms: round(l.p50, 5),
+      latencyMadMs: round(l.mad, 5),
+      latencyP99Ms: round(l.p99, 5),
+      rmePercent: round(l.rme, 2),
+      samples: l.samplesCount ?? r.latency.samples?.length ?? null
+    }
+    console.log(`  ${task.name}: ${out[task.name].opsPerSecond.toLocaleString('en-US')} ops/s (median; ±${out[task.name].rmePercent} %)`)
+  }
+  return out
+}
+
+/** Rounds to `digits` decimals. */
+export function round(x, digits = 2) {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+/** Percentile of a sorted array (nearest rank). */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+/** Median of numbers. */
+export function median(xs) {
+  return percentile([...xs].sort((a, b) => a - b), 50)
+}
+
+/** Writes bench/results/<name>.json. */
+export function writeResult(name, value) {
+  mkdirSync(RESULTS, { recursive: true })
+  writeFileSync(new URL(`${name}.json`, RESULTS), `${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** Reads bench/results/<name>.json, or undefined. */
+export function readResult(name) {
+  const file = new URL(`${name}.json`, RESULTS)
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined
+}
+
+/** Thousands separators. */
+export function fmt(n) {
+  return typeof n === 'number' ? n.toLocaleString('en-US') : String(n)
+}
+
+/** A ratio as "12.3x". */
+export function ratio(a, b) {
+  return `${(a / b).toFixed(a / b >= 10 ? 1 : 2)}x`
+}
+
+/** The machine line every section starts with. */
+export function machineLine(m) {
+  return `Machine: ${m.cpu} (${m.cores} cores), ${m.memoryGiB} GiB RAM; Node ${m.node}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; 1-minute load average ${m.loadAverage1m} at the start${m.quick ? '; **quick run** (short timings, smoke check only)' : ''}.`
+}
+
+/**
+ * Replaces the section whose heading is exactly `## title` in docs/BENCHMARKS.md (up to the next "## "
+ * heading), or inserts it before the first section named in `before` that exists, or appends it.
+ */
+export function writeSection(title, body, before = []) {
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n'
+  const markdown = `## ${title}\n\n${body.trim()}\n`
+  const find = (t) => {
+    const m = new RegExp(`^## ${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*$`, 'm').exec(doc)
+    return m === null ? -1 : m.index
+  }
+  const start = find(title)
+  if (start !== -1) {
+    const next = doc.slice(start + 3).search(/^## /m)
+    const end = next === -1 ? doc.length : start + 3 + next
+    doc = `${doc.slice(0, start)}${markdown}${next === -1 ? '' : `\n${doc.slice(end)}`}`
+  } else {
+    const at = before.map(find).filter((i) => i !== -1).sort((a, b) => a - b)[0]
+    if (at === undefined) doc = `${doc.trimEnd()}\n\n${markdown}`
+    else doc = `${doc.slice(0, at)}${markdown}\n${doc.slice(at)}`
+  }
+  writeFileSync(DOC, doc)
+}

@@ -1,0 +1,235 @@
+// Regenerates the benchmark sections of docs/BENCHMARKS.md from bench/results/*.json: the summary (every bar,
+// met or missed and by how much) at the top and one section per benchmark. The Store and Sync sections are
+// written by bench/store.mjs and bench/sync.mjs and left as they are. Run by bench/run.mjs and bench/soak.mjs,
+// or alone: node bench/report.mjs.
+import { fmt, machineLine, ratio, readResult, writeSection } from './lib.mjs'
+
+const ORDER = ['Summary', '1:1 ratchet', 'Session set-up', 'Community messages', 'End to end', 'Weight', 'Start-up', 'Store', 'Sync']
+const after = (title) => ORDER.slice(ORDER.indexOf(title) + 1)
+
+const verdict = (ok, text) => `${ok ? '**met**' : '**missed**'} (${text})`
+/** A "higher is better" bar: value / bar. */
+const atLeast = (value, bar, unit = 'x') =>
+  verdict(value >= bar, value >= bar ? `${(value / bar).toFixed(2)}x the bar` : `${((100 * value) / bar).toFixed(0)} % of the bar; ${unit === 'x' ? `${value.toFixed(2)}x vs ${bar}x` : ''}`.replace(/; $/, ''))
+/** A "lower is better" bar. */
+const atMost = (value, bar, show) => verdict(value <= bar, value <= bar ? `${show(value)} <= ${show(bar)}` : `${show(value)} > ${show(bar)}, ${(value / bar).toFixed(2)}x the limit`)
+
+export function report() {
+  const c = readResult('crypto')
+  const e = readResult('e2e')
+  const w = readResult('weight')
+  const s = readResult('soak')
+  const st = readResult('startup')
+  const store = readResult('store')
+  const sync = readResult('sync')
+  const rows = []
+  const row = (what, sotto, peer, r, bar) => rows.push(`| ${what} | ${sotto} | ${peer} | ${r} | ${bar} |`)
+
+  if (c !== undefined) {
+    const o = c.ratchetOneWay
+    const a = c.ratchetAlternating
+    const pqNote = c.spqr?.bytesInProbe > 0 ? ' (its messages carry SPQR, its post-quantum ratchet)' : ''
+    row('1:1 ratchet, one direction (msg/s)', fmt(o.sotto.opsPerSecond), `libsignal-client ${fmt(o['libsignal-client'].opsPerSecond)}${pqNote}`, ratio(o.sotto.opsPerSecond, o['libsignal-client'].opsPerSecond), `>= 5x: ${atLeast(o.sotto.opsPerSecond / o['libsignal-client'].opsPerSecond, 5)}`)
+    row('1:1 ratchet, alternating (msg/s)', fmt(a.sotto.opsPerSecond), `libsignal-client ${fmt(a['libsignal-client'].opsPerSecond)}`, ratio(a.sotto.opsPerSecond, a['libsignal-client'].opsPerSecond), `>= 1.5x: ${atLeast(a.sotto.opsPerSecond / a['libsignal-client'].opsPerSecond, 1.5)}`)
+    row('1:1 ratchet, one direction (msg/s)', fmt(o.sotto.opsPerSecond), `TypeScript port ${fmt(o['ts port'].opsPerSecond)}`, ratio(o.sotto.opsPerSecond, o['ts port'].opsPerSecond), `>= 50x: ${atLeast(o.sotto.opsPerSecond / o['ts port'].opsPerSecond, 50)}`)
+    row('1:1 ratchet, one direction (msg/s)', fmt(o.sotto.opsPerSecond), `primitive floor ${fmt(o.floor.opsPerSecond)}`, ratio(o.sotto.opsPerSecond, o.floor.opsPerSecond), `>= 0.5x: ${atLeast(o.sotto.opsPerSecond / o.floor.opsPerSecond, 0.5)}`)
+    const su = c.setup
+    row('session set-up, PQXDH (/s)', fmt(su['sotto PQXDH'].opsPerSecond), `libsignal-client ${fmt(su['libsignal-client PQXDH'].opsPerSecond)}`, ratio(su['sotto PQXDH'].opsPerSecond, su['libsignal-client PQXDH'].opsPerSecond), `>= 1x: ${atLeast(su['sotto PQXDH'].opsPerSecond / su['libsignal-client PQXDH'].opsPerSecond, 1)}`)
+    const cm = c.community
+    for (const g of ['ts-mls, group of 2', 'ts-mls, group of 10']) {
+      row('community message (msg/s)', fmt(cm.sotto.opsPerSecond), `${g} ${fmt(cm[g].opsPerSecond)}`, ratio(cm.sotto.opsPerSecond, cm[g].opsPerSecond), `>= 15x: ${atLeast(cm.sotto.opsPerSecond / cm[g].opsPerSecond, 15)}`)
+    }
+    const f1 = cm['floor: 1 sign + 1 verify + AEAD']
+    const f2 = cm['floor: 2 sign + 2 verify + AEAD']
+    row('community message (msg/s)', fmt(cm.sotto.opsPerSecond), `floor: 1 sign + 1 verify + AEAD ${fmt(f1.opsPerSecond)}`, ratio(cm.sotto.opsPerSecond, f1.opsPerSecond), `>= 0.7x: ${atLeast(cm.sotto.opsPerSecond / f1.opsPerSecond, 0.7)}`)
+    row('community message (msg/s)', fmt(cm.sotto.opsPerSecond), `floor of sotto's design (2 signs + 2 verifies + AEAD) ${fmt(f2.opsPerSecond)}`, ratio(cm.sotto.opsPerSecond, f2.opsPerSecond), '(no bar; for reading the line above)')
+  }
+  if (e !== undefined) {
+    const sl = e.sotto.latency
+    const rl = e.raw.latency
+    row(`end to end, ${e.nodes} nodes, p50 send -> stored on all others`, `${sl.allOthersP50Ms} ms`, `raw gossipsub ${rl.allOthersP50Ms} ms`, ratio(sl.allOthersP50Ms, rl.allOthersP50Ms), `<= 1.5x: ${atMost(sl.allOthersP50Ms / rl.allOthersP50Ms, 1.5, (v) => `${v.toFixed(2)}x`)}`)
+    row(`end to end, ${e.nodes} nodes, p99`, `${sl.allOthersP99Ms} ms`, `raw gossipsub ${rl.allOthersP99Ms} ms`, ratio(sl.allOthersP99Ms, rl.allOthersP99Ms), '(no bar)')
+    const st2 = e.sotto.throughput.messagesPerSecond
+    const rt = e.raw.throughput.messagesPerSecond
+    row(`end to end, ${e.nodes} nodes, sustained msg/s (each stored by ${e.nodes - 1})`, fmt(st2), `raw gossipsub ${fmt(rt)}`, ratio(st2, rt), `>= 0.5x: ${atLeast(st2 / rt, 0.5)}`)
+  }
+  if (sync !== undefined) {
+    const m = sync.cases.missing10.network
+    const whole = sync.baseline.wholeHistoryBytes
+    row(`catching up: 10 missing of ${fmt(sync.items)} (bytes)`, fmt(m.bytes), `whole history ${fmt(whole)}`, `${((100 * m.bytes) / whole).toFixed(2)} %`, `< 5 %: ${atMost((100 * m.bytes) / whole, 5, (v) => `${v.toFixed(2)} %`)}`)
+    const x = sync.cases.missingAll.network
+    row(`catching up: all ${fmt(sync.items)} missing (bytes, time)`, `${fmt(x.bytes)}, ${x.ms} ms`, `whole history ${fmt(whole)}`, `${((100 * x.bytes) / whole).toFixed(1)} %`, '(no bar)')
+  }
+  if (w !== undefined) {
+    row(`weight: per idle node, ${w.nodes} in one process`, `RSS ${w.perNodeMiB.rss} MiB, heap ${w.perNodeMiB.heapUsed} MiB`, '', '', '(no bar)')
+  }
+  if (s !== undefined) {
+    row(`soak: heap growth of ${s.nodes} busy nodes over ${Math.round(s.seconds / 60)} min${s.seconds < 600 ? ` (${s.seconds} s)` : ''}`, `${s.growthPercent} %`, '', '', `< 10 %: ${atMost(s.growthPercent, 10, (v) => `${v} %`)}`)
+  }
+  if (st !== undefined) {
+    row('start-up: `sotto --version`', `${st.version.medianMs} ms`, `\`node -e 0\` ${st.baseline.medianMs} ms`, ratio(st.version.medianMs, st.baseline.medianMs), '(no bar)')
+    row('start-up: `sotto status` (no daemon)', `${st.status.medianMs} ms`, `\`node -e 0\` ${st.baseline.medianMs} ms`, ratio(st.status.medianMs, st.baseline.medianMs), '(no bar)')
+  }
+  if (store !== undefined) {
+    row('store: messages with their state batch', `${fmt(store.writes.messagesPerSecond)} msg/s`, '', '', '(no bar)')
+    row(`store: last 50 of ${fmt(store.reads.history)} (after reopening / warm p50)`, `${store.reads.last50ColdMs} ms / ${store.reads.last50P50Ms} ms`, '', '', '(no bar)')
+  }
+
+  const m = c?.machine ?? e?.machine
+  writeSection(
+    'Summary',
+    `\`npm run bench\` (bench/run.mjs) builds dist/ and runs every benchmark against it; raw numbers are in
+bench/results/*.json, and each section below says which script wrote it. \`npm run bench -- --quick\` is a smoke
+check (under a minute, short timings, the store, sync and soak results of earlier runs). Every comparison is a
+ratio of two measurements made in the same run on the same machine. ${m ? machineLine(m) : ''}
+The machine is shared with other work (see the load averages), so absolute numbers are conservative and ratios
+are the figures to read.
+
+| measure | sotto | compared with | ratio | bar |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}`,
+    after('Summary')
+  )
+
+  if (c !== undefined) {
+    const v = c.versions
+    const t = (obj, names) =>
+      names
+        .map((n) => `| ${n} | ${fmt(obj[n].opsPerSecond)} | ${obj[n].latencyP50Ms * 1000 < 1000 ? `${(obj[n].latencyP50Ms * 1000).toFixed(1)} µs` : `${obj[n].latencyP50Ms.toFixed(2)} ms`} | ±${obj[n].rmePercent} % | ${obj[n].latencyP99Ms * 1000 < 1000 ? `${(obj[n].latencyP99Ms * 1000).toFixed(1)} µs` : `${obj[n].latencyP99Ms.toFixed(2)} ms`} | ${fmt(obj[n].samples)} |`)
+        .join('\n')
+    const head = '| implementation | ops/s (median) | median latency | margin of error of the mean | p99 latency | samples |\n| --- | --- | --- | --- | --- | --- |'
+    const spqr = c.spqr?.bytesInProbe > 0
+    writeSection(
+      '1:1 ratchet',
+      `bench/crypto.mjs, raw numbers in bench/results/crypto.json. ${machineLine(c.machine)}
+tinybench ${v.tinybench}; one operation = encrypt a ${c.payloadBytes}-byte message and decrypt it on the other side, in a
+session set up and used once in each direction beforehand; each side with its in-memory state (sotto: the
+immutable RatchetSession objects; libsignal: its stores holding SessionRecords). "Alternating" sends each
+message in the other direction, so every message is a DH ratchet step (a new X25519 key pair and two DH).
+
+- sotto: dist/crypto/ratchet.js (Double Ratchet with header encryption, XChaCha20-Poly1305, libsodium 1.0.22 in WebAssembly).
+- libsignal-client: @signalapp/libsignal-client ${v['@signalapp/libsignal-client']} (Signal's Rust library through Node bindings).${spqr ? ` Its messages carry SPQR, Signal's post-quantum ratchet (the probe message was ${c.spqr.messageBytes} bytes with ${c.spqr.bytesInProbe} bytes of PQ ratchet data), which sotto does not have: part of its cost buys post-quantum forward secrecy.` : ''}
+- TypeScript port: @privacyresearch/libsignal-protocol-typescript ${v['@privacyresearch/libsignal-protocol-typescript']} (pure TypeScript, WebCrypto AES-CBC/HMAC).
+- floor: the libsodium calls one sotto message needs, timed alone through dist/crypto/primitives.js: 10 HMAC-SHA-256
+  (KDF_CK and the message-key HKDF, on each side), XChaCha20-Poly1305 seal and open of the 41-byte header and of the body.
+- "state serialized" adds what the app does around each message when sessions live in the store: parse the
+  state before, write it after (PROTOCOL.md §6), on both sides.
+
+One direction (chain steps):
+
+${head}
+${t(c.ratchetOneWay, Object.keys(c.ratchetOneWay))}
+
+Alternating (DH ratchet steps):
+
+${head}
+${t(c.ratchetAlternating, Object.keys(c.ratchetAlternating))}`,
+      after('1:1 ratchet')
+    )
+    writeSection(
+      'Session set-up',
+      `bench/crypto.mjs. ${machineLine(c.machine)}
+One operation = from the responder's prekey bundle to the first decrypted message: the initiator checks the
+bundle (signatures, keys), runs X3DH or PQXDH, starts its ratchet and encrypts a ${c.payloadBytes}-byte message; the
+responder reads the initial header, runs its side with its prekeys, starts its ratchet and decrypts. Both with
+a one-time prekey. sotto decodes the bundle from its wire bytes (PrekeyBundle.decode checks every key in it,
+including up to 16 one-time prekeys); libsignal gets a PreKeyBundle object and fresh session stores each time.
+libsignal-client ${v['@signalapp/libsignal-client']} has no X3DH-only path (its bundles require a Kyber prekey), so X3DH is
+reported for sotto only.
+
+${head}
+${t(c.setup, Object.keys(c.setup))}`,
+      after('Session set-up')
+    )
+    writeSection(
+      'Community messages',
+      `bench/crypto.mjs. ${machineLine(c.machine)}
+One operation = one member seals a ${c.payloadBytes}-byte message and another member opens it. sotto
+(dist/crypto/community.js): sender chain step, Ed25519 signature by the sender, padding to 256 bytes,
+XChaCha20-Poly1305, and an Ed25519 signature with the epoch's topic key (so relays can drop forgeries without a
+secret); the receiver checks the topic signature, decrypts and checks the sender's signature. ts-mls
+${v['ts-mls']}: createApplicationMessage, encodeMlsMessage, decodeMlsMessage, processPrivateMessage
+(RFC 9420 PrivateMessage: sender signature, AEAD of content and of sender data) in ciphersuite
+${c.mlsCiphersuite}. The floors are libsodium calls timed alone: one Ed25519 sign + verify and an AEAD seal + open
+of 256 bytes (the issue's floor), and the same with the second signature and verification sotto's design adds.
+
+${head}
+${t(c.community, Object.keys(c.community))}`,
+      after('Community messages')
+    )
+  }
+  if (e !== undefined) {
+    writeSection(
+      'End to end',
+      `bench/e2e.mjs, raw numbers in bench/results/e2e.json. ${machineLine(e.machine)}
+${e.nodes} sotto users in one process on 127.0.0.1 (dist/app initSotto/openSotto with the test-only Argon2id
+limits, mDNS off, one bootstrap node, default timings), in one community, dialled into a full mesh of
+connections; one member sends ${e.textBytes}-character texts. Latency runs from \`send\` to the moment each other
+member's app reports the message decrypted and stored (its subscribe listener). The raw gossipsub floor:
+${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh, payloads of
+${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's message event; no
+crypto, no storage. Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
+everywhere.
+
+| measure | sotto | raw gossipsub | ratio |
+| --- | --- | --- | --- |
+| p50, one message at a time, until stored on all ${e.nodes - 1} others | ${e.sotto.latency.allOthersP50Ms} ms | ${e.raw.latency.allOthersP50Ms} ms | ${ratio(e.sotto.latency.allOthersP50Ms, e.raw.latency.allOthersP50Ms)} |
+| p99, same | ${e.sotto.latency.allOthersP99Ms} ms | ${e.raw.latency.allOthersP99Ms} ms | ${ratio(e.sotto.latency.allOthersP99Ms, e.raw.latency.allOthersP99Ms)} |
+| p50 / p99 per receiver | ${e.sotto.latency.eachReceiverP50Ms} / ${e.sotto.latency.eachReceiverP99Ms} ms | ${e.raw.latency.eachReceiverP50Ms} / ${e.raw.latency.eachReceiverP99Ms} ms | |
+| sustained messages/s (each stored by all ${e.nodes - 1} others) | ${fmt(e.sotto.throughput.messagesPerSecond)} | ${fmt(e.raw.throughput.messagesPerSecond)} | ${ratio(e.sotto.throughput.messagesPerSecond, e.raw.throughput.messagesPerSecond)} |
+| latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |
+| connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |
+| set-up of the ${e.nodes} users and the community | ${e.sotto.setupSeconds} s | | |${e.analysis ? `\n\n${e.analysis}` : ''}`,
+      after('End to end')
+    )
+  }
+  if (w !== undefined || s !== undefined) {
+    let body = ''
+    if (w !== undefined) {
+      body += `bench/weight.mjs (results in bench/results/weight.json). ${machineLine(w.machine)}
+${w.nodes} idle sotto users (dist/app openSotto, test-only Argon2id limits, mDNS off, one bootstrap node, no community)
+in one process; memory after forced GC, ${w.idleMs / 1000} s after the last one started, minus the process before the first.
+
+| per idle node | MiB |
+| --- | --- |
+| resident (RSS) | ${w.perNodeMiB.rss} |
+| V8 heap used | ${w.perNodeMiB.heapUsed} |
+| external (buffers, WebAssembly) | ${w.perNodeMiB.external} |
+| whole process with ${w.nodes} nodes: RSS / heap used | ${w.processAfterMiB.rss} / ${w.processAfterMiB.heapUsed} |
+| connections per node (median) | ${w.connectionsMedian} |
+`
+    }
+    if (s !== undefined) {
+      body += `
+\`npm run soak\` (bench/soak.mjs, node --expose-gc; results in bench/results/soak.json). ${machineLine(s.machine)}
+${s.nodes} users in one community, each sending a ${s.textBytes}-character message every ${s.intervalMs} ms (${s.messagesSent} messages
+sent, ${fmt(s.deliveries)} stored by receivers) for ${s.seconds} s. Heap used after forced GC, sampled every ${s.sampleSeconds} s;
+growth = last sample against the first sample after the ${s.warmupSeconds} s warm-up.
+
+| heap after warm-up | heap at the end | growth | RSS at the end | max heap seen |
+| --- | --- | --- | --- | --- |
+| ${s.heapAfterWarmupMiB} MiB | ${s.heapEndMiB} MiB | **${s.growthPercent} %** | ${s.rssEndMiB} MiB | ${s.heapMaxMiB} MiB |
+`
+    }
+    writeSection('Weight', body, after('Weight'))
+  }
+  if (st !== undefined) {
+    writeSection(
+      'Start-up',
+      `bench/startup.mjs (results in bench/results/startup.json). ${machineLine(st.machine)}
+Each command spawned ${st.baseline.runs} times after one warm-up run (SOTTO_HOME set to an empty directory, so
+\`sotto status\` finds no daemon and exits with status ${st.status.exitStatus} after trying the control socket); wall time of
+the whole process.
+
+| command | median | p10 | p90 | ratio to \`node -e 0\` (median) |
+| --- | --- | --- | --- | --- |
+| \`node -e 0\` | ${st.baseline.medianMs} ms | ${st.baseline.p10Ms} ms | ${st.baseline.p90Ms} ms | 1 |
+| \`sotto --version\` | ${st.version.medianMs} ms | ${st.version.p10Ms} ms | ${st.version.p90Ms} ms | ${ratio(st.version.medianMs, st.baseline.medianMs)} |
+| \`sotto status\` | ${st.status.medianMs} ms | ${st.status.p10Ms} ms | ${st.status.p90Ms} ms | ${ratio(st.status.medianMs, st.baseline.medianMs)} |
+| \`node -e 0\` again, after the others | ${st.baselineAgain.medianMs} ms | ${st.baselineAgain.p10Ms} ms | ${st.baselineAgain.p90Ms} ms | |`,
+      after('Start-up')
+    )
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) report()
