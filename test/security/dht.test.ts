@@ -111,7 +111,7 @@ describe('DHT records under attack', () => {
     const bob = IdentityKeyPair.generate()
     const bobPrekeys = LocalPrekeys.generate(bob, { oneTimeCount: 1 })
     const bobKey = prekeyRecordKey(bob.publicKey.signingKey)
-    let last = new Uint8Array(0)
+    let last: Uint8Array = new Uint8Array(0)
     for (let i = 1; i <= 6; i++) {
       last = encodePrekeyRecord(bobPrekeys.bundle(bob, { now: i * 1000 }).encode())
       expect(await rawPutAccepts(mallory, bobKey, last)).toBeGreaterThan(0)
