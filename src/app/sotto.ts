@@ -35,7 +35,7 @@ import { InitialHeader, initiateSession, respondSession } from '../crypto/x3dh.j
 import type { SottoNode } from '../node/index.js'
 import { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from '../node/index.js'
 import { RelayTopicStatus, requestRelayService } from '../node/relay-protocol.js'
-import { createSyncService, type SyncService } from '../node/sync.js'
+import { createSyncService, envelopeStoreSource, type SyncService } from '../node/sync.js'
 import {
   type Content,
   coarseTimestamp,
@@ -63,7 +63,6 @@ import {
   rendezvousKey,
   validateTopicEnvelope
 } from '../protocol/index.js'
-import type { SyncItemSource } from '../protocol/sync/index.js'
 import type { CommunityRecord, ContactRecord, MemberRecord, MessageRecord, OutboxEntry, Store, StoreBatch } from '../store/index.js'
 import type {
   CommunityView,
@@ -129,6 +128,8 @@ export const DEFAULT_TIMINGS: SottoTimings = Object.freeze({
 /** Below this many one-time prekeys left, a fresh batch is generated and the bundle re-published. */
 const MIN_ONE_TIME_PREKEYS = 8
 const ONE_TIME_PREKEY_BATCH = 32
+/** Signed prekeys are replaced weekly (the previous ones stay usable for messages in flight). */
+const SIGNED_PREKEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const SEEN_SCOPE = 'env'
 
 /** Everything `Sotto` needs, opened by src/app/index.ts. */
@@ -220,7 +221,7 @@ export class Sotto implements SottoApp {
     this.#sync = createSyncService({
       node: this.#node,
       topics: () => this.#syncTopics(),
-      source: (topic) => this.#syncSource(topic),
+      source: (topic) => envelopeStoreSource(this.#store, utf8(topic)),
       getEnvelope: async (topic, id) => (await this.#store.getEnvelope(utf8(topic), id))?.bytes,
       onEnvelope: (topic, _id, bytes) => this.#serial(() => this.#receive(topic, bytes)),
       intervalMs: this.#timings.syncIntervalMs,
@@ -240,7 +241,11 @@ export class Sotto implements SottoApp {
     void this.#publishBundle()
     for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
     this.#timers.push(setInterval(() => this.#kickOutbox(), this.#timings.outboxIntervalMs))
-    this.#timers.push(setInterval(() => void this.#publishBundle(), this.#timings.republishMs))
+    this.#timers.push(
+      setInterval(() => {
+        void this.#serial(() => this.#ensurePrekeys()).then(() => this.#publishBundle())
+      }, this.#timings.republishMs)
+    )
     for (const t of this.#timers) t.unref()
     this.#kickOutbox()
   }
@@ -702,7 +707,8 @@ export class Sotto implements SottoApp {
         conversation: contact.id,
         payload: profileEnv,
         attempts: 0,
-        nextAttemptAt: now,
+        // Due just before the message that caused it, so the other side learns our name first.
+        nextAttemptAt: now - 1,
         createdAt: now,
         extra: { kind: 'envelope', topic: inbox, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
       })
@@ -853,8 +859,10 @@ export class Sotto implements SottoApp {
     } catch (err) {
       if (err instanceof DuplicateMessageError) return false
       if (err instanceof CryptoError || err instanceof ProtocolError) {
+        // It passed the topic check, so it may be genuine but not for us (an epoch we never had, a
+        // session we lost): not counted against the peer that forwarded it.
         log('dropped envelope on %s: %s', topic, err.message)
-        return 'invalid'
+        return false
       }
       throw err
     } finally {
@@ -1335,10 +1343,19 @@ export class Sotto implements SottoApp {
 
   // --- prekeys -------------------------------------------------------------------------------------
 
+  /** Tops up one-time prekeys and rotates the signed (and ML-KEM) prekey once it is SIGNED_PREKEY_MAX_AGE_MS old. */
   async #ensurePrekeys(): Promise<void> {
-    if (this.#prekeys.oneTimeCount >= MIN_ONE_TIME_PREKEYS) return
-    this.#prekeys.addOneTimePrekeys(ONE_TIME_PREKEY_BATCH)
-    await this.#store.setPrekeys(this.#prekeys.serialize())
+    let changed = false
+    if (this.#prekeys.oneTimeCount < MIN_ONE_TIME_PREKEYS) {
+      this.#prekeys.addOneTimePrekeys(ONE_TIME_PREKEY_BATCH)
+      changed = true
+    }
+    const age = Date.now() - this.#prekeys.bundle(this.#identity, { maxOneTime: 0 }).signedPrekey.createdAt
+    if (age > SIGNED_PREKEY_MAX_AGE_MS) {
+      this.#prekeys.rotate(this.#identity)
+      changed = true
+    }
+    if (changed) await this.#store.setPrekeys(this.#prekeys.serialize())
   }
 
   async #publishBundle(): Promise<void> {
@@ -1410,20 +1427,6 @@ export class Sotto implements SottoApp {
 
   #syncTopics(): string[] {
     return [...this.#routes.keys()]
-  }
-
-  #syncSource(topic: string): SyncItemSource {
-    const t = utf8(topic)
-    const store = this.#store
-    // Negentropy's upper bound "infinity" is an open end for the store.
-    const range = (lower: { timestamp: number; id: Uint8Array }, upper: { timestamp: number; id: Uint8Array }) =>
-      Number.isFinite(upper.timestamp) ? { gte: lower, lt: upper } : { gte: lower }
-    return {
-      count: (lower, upper) => store.countEnvelopes(t, range(lower, upper)),
-      async *iterate(lower, upper) {
-        for await (const k of store.listEnvelopeKeys(t, range(lower, upper))) yield { timestamp: k.timestamp, id: k.id }
-      }
-    }
   }
 
   // --- helpers -------------------------------------------------------------------------------------
