@@ -885,6 +885,7 @@ export class Sotto implements SottoApp {
     let session: RatchetSession
     let newSession = false
     let consumed: number | undefined
+    let reroute: (() => void) | undefined
     const existing = contact !== undefined ? await this.#store.getSession(contact.id) : undefined
     if (contact !== undefined && existing !== undefined && contact.extra?.['sessionHeader'] === headerHash) {
       session = RatchetSession.deserialize(existing)
@@ -911,18 +912,24 @@ export class Sotto implements SottoApp {
       const keepOurs = ourPending && this.#myKey < senderKey
       if (!keepOurs) {
         const oldTopic = contact.extra?.['directTopic']
-        if (typeof oldTopic === 'string' && oldTopic !== dTopic) this.#unroute(oldTopic)
+        const contactId = contact.id
+        // Applied only once the message decrypted: a forged first message (anyone can run respondSession's
+        // inputs) must not move us off the real conversation topic (SECURITY.md, attack 4).
+        reroute = () => {
+          if (typeof oldTopic === 'string' && oldTopic !== dTopic) this.#unroute(oldTopic)
+          this.#route(dTopic, { kind: 'direct', contactId })
+        }
         contact = {
           ...contact,
           extra: { ...contact.extra, identity: header.initiator.serialize(), directTopic: dTopic, sessionHeader: headerHash, pendingHeader: undefined }
         }
-        this.#route(dTopic, { kind: 'direct', contactId: contact.id })
       } else {
         newSession = false
       }
     }
     const { session: next, plaintext } = session.decrypt({ header: env.ratchetHeader, ciphertext: env.ciphertext })
     const content = decodeContent(unpad(plaintext))
+    reroute?.()
     const b = this.#store.batch().markSeen(SEEN_SCOPE, id).putEnvelope(utf8(topic), id, env.timestamp, bytes)
     if (newSession || contact.extra?.['sessionHeader'] === headerHash) b.setSession(contact.id, next.serialize())
     if (consumed !== undefined) {
