@@ -580,7 +580,8 @@ class SyncServiceImpl implements SyncService {
     } catch (err) {
       result.status = 'failed'
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      if (err instanceof SyncProtocolError) await this.#misbehaved(peer, err)
+      // A responder storing what we pushed may take long to ACK: a time-out ends the session, no ban.
+      if (err instanceof SyncProtocolError && !(err instanceof SyncTimeoutError)) await this.#misbehaved(peer, err)
       throw err
     } finally {
       result.bytesSent = ch.bytesSent
@@ -614,7 +615,10 @@ class SyncServiceImpl implements SyncService {
       await this.#serve(ch, stream, peer)
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      if (err instanceof SyncProtocolError) await this.#misbehaved(peer, err)
+      // The initiator drives the session and may be busy storing what it fetched (its app runs every
+      // envelope through decryption and the store): its silence ends the session, which runs again
+      // later, but proves no misbehaviour. Banning it stalled big syncs between honest peers.
+      if (err instanceof SyncProtocolError && !(err instanceof SyncTimeoutError)) await this.#misbehaved(peer, err)
       else log('inbound sync from %s ended: %s', peer, err)
     } finally {
       const n = (this.#inbound.get(peer) ?? 1) - 1
