@@ -12,8 +12,7 @@ import { Cluster } from '../node/helpers.js'
 import { Holder, makeEnvelopes } from '../node/sync-helpers.js'
 
 const TOPIC = `/sotto/1/c/${'33'.repeat(32)}`
-/** An empty-set reconciliation message (version byte only) is not valid to open with; this one is: one
- * range up to infinity in IdList mode with no ids. */
+/** A valid opening reconciliation message: one range up to infinity, in IdList mode, with no ids. */
 const OPEN_MESSAGE = Uint8Array.of(0x61, 0x00, 0x00, 0x02, 0x00)
 
 describe('attack 16: sync abuse', () => {
