@@ -27,10 +27,13 @@ import { createSyncService, type EnvelopeVerdict, envelopeStoreSource, type Sync
 import {
   communityTopic,
   envelopeId,
+  PEER_RECORD_NAMESPACE,
   PREKEY_RECORD_NAMESPACE,
   ProtocolError,
   parseTopic,
+  selectPeerRecord,
   selectPrekeyRecord,
+  validatePeerRecord,
   validatePrekeyRecord,
   validateTopicEnvelope
 } from '../protocol/index.js'
@@ -200,13 +203,19 @@ export async function runRelay(options: RelayOptions): Promise<RelayHandle> {
       bootstrap: options.bootstrap ?? [],
       mdns: options.mdns ?? false,
       peerStorePath: join(options.home, 'peers'),
-      // Users find each other's prekey bundles through the DHT; a relay that is always on is a good home for them.
+      // Users find each other's prekey bundles and peer records through the DHT; an always-on relay is a good home for them.
       records: {
         [PREKEY_RECORD_NAMESPACE]: {
           validate: (key, value) => {
             validatePrekeyRecord(key, value)
           },
           select: (key, values) => selectPrekeyRecord(key, values)
+        },
+        [PEER_RECORD_NAMESPACE]: {
+          validate: (key, value) => {
+            validatePeerRecord(key, value)
+          },
+          select: (key, values) => selectPeerRecord(key, values)
         }
       }
     })
