@@ -124,3 +124,30 @@ export function writeSection(title, body, before = []) {
   }
   writeFileSync(DOC, doc)
 }
+
+/**
+ * Growth read through the noise of single samples: the median heap of the last quarter of the post-warm-up
+ * samples against the median of the first quarter, and the least-squares slope over all of them.
+ */
+export function trend(samples, warmupSeconds) {
+  const after = samples.filter((x) => x.at >= warmupSeconds)
+  const q = Math.max(1, Math.floor(after.length / 4))
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const first = med(after.slice(0, q).map((x) => x.heapUsedMiB))
+  const lastQ = med(after.slice(-q).map((x) => x.heapUsedMiB))
+  const n = after.length
+  const mx = after.reduce((a, x) => a + x.at, 0) / n
+  const my = after.reduce((a, x) => a + x.heapUsedMiB, 0) / n
+  const sxy = after.reduce((a, x) => a + (x.at - mx) * (x.heapUsedMiB - my), 0)
+  const sxx = after.reduce((a, x) => a + (x.at - mx) ** 2, 0)
+  const rssFirst = med(after.slice(0, q).map((x) => x.rssMiB))
+  const rssLast = med(after.slice(-q).map((x) => x.rssMiB))
+  return {
+    heapFirstQuarterMedianMiB: first,
+    heapLastQuarterMedianMiB: lastQ,
+    trendGrowthPercent: round((100 * (lastQ - first)) / first, 1),
+    heapSlopeMiBPerMinute: round(sxx === 0 ? 0 : (60 * sxy) / sxx, 2),
+    rssFirstQuarterMedianMiB: rssFirst,
+    rssLastQuarterMedianMiB: rssLast
+  }
+}

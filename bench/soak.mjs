@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initSotto, openSotto } from '../dist/app/index.js'
 import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
-import { machine, QUICK, round, writeResult } from './lib.mjs'
+import { machine, QUICK, round, trend, writeResult } from './lib.mjs'
 import { report } from './report.mjs'
 
 if (globalThis.gc === undefined) {
@@ -32,7 +32,7 @@ async function heap() {
     await sleep(20)
   }
   const m = process.memoryUsage()
-  return { heapUsed: m.heapUsed, rss: m.rss }
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external }
 }
 
 const homes = []
@@ -86,7 +86,7 @@ try {
     await sleep(SAMPLE_SECONDS * 1000)
     const h = await heap()
     const at = Math.round((Date.now() - t0) / 1000)
-    samples.push({ at, heapUsedMiB: round(h.heapUsed / MiB, 1), rssMiB: round(h.rss / MiB, 1) })
+    samples.push({ at, heapUsedMiB: round(h.heapUsed / MiB, 1), rssMiB: round(h.rss / MiB, 1), externalMiB: round(h.external / MiB, 1) })
     if (warm === undefined && at >= WARMUP_SECONDS) warm = samples[samples.length - 1]
     console.log(`${at} s: heap ${samples.at(-1).heapUsedMiB} MiB, rss ${samples.at(-1).rssMiB} MiB, sent ${sent}, stored ${deliveries}`)
   }
@@ -110,6 +110,7 @@ try {
     heapMaxMiB: Math.max(...samples.map((s) => s.heapUsedMiB)),
     rssEndMiB: last.rssMiB,
     growthPercent: round((100 * (last.heapUsedMiB - warm.heapUsedMiB)) / warm.heapUsedMiB, 1),
+    ...trend(samples, WARMUP_SECONDS),
     samples
   }
   writeResult('soak', result)
