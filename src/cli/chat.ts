@@ -12,7 +12,7 @@
 import { createInterface, emitKeypressEvents } from 'node:readline'
 import type { MessageView } from '../app/api.js'
 import { DaemonNotRunningError } from './errors.js'
-import { clean, formatTime, mark, type Out, width } from './output.js'
+import { clean, formatTime, mark, type Out, statusRank, width } from './output.js'
 import type { ApiConnection } from './rpc.js'
 
 /** Streams and hooks of the chat screen. */
@@ -67,9 +67,11 @@ export class ChatModel {
       if (m.from !== 'me' && m.status === 'received' && m.conversation !== this.current) c.unread++
       return { isNew: true, changed: true }
     }
-    const changed = c.messages[i]!.status !== m.status
+    const old = c.messages[i]!
+    // An older status arriving late (e.g. the send's own result after the 'delivered' event) is ignored.
+    if (statusRank(m.status) < statusRank(old.status)) return { isNew: false, changed: false }
     c.messages[i] = m
-    return { isNew: false, changed }
+    return { isNew: false, changed: old.status !== m.status }
   }
 
   /** Conversation names in display order: contacts, then communities, each alphabetical. */
@@ -107,23 +109,59 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
   let view: View
   let viewRef: View | undefined
 
-  const refreshRequests = async (): Promise<void> => {
-    const contacts = await api.contactList()
-    const before = new Set(model.requests)
-    model.requests = contacts.filter((c) => c.state === 'request').map((c) => c.name)
-    for (const c of contacts) model.conversation(c.name)
-    for (const name of model.requests) if (!before.has(name)) view.notice(`contact request from ${clean(name)}: /accept ${clean(name)}`)
+  // While (re)loading, events wait here and are applied after the snapshot (a newer status wins).
+  let pending: MessageView[] | undefined = []
+
+  /**
+   * Rebuilds the conversations from the daemon: contacts, requests, communities and recent history.
+   * Names can change under us (a request is renamed once its sender's name is known, an accepted request
+   * becomes a contact), so the chat reloads instead of patching when it sees a name it does not know.
+   */
+  let reloads = Promise.resolve<string[]>([])
+  const reload = (): Promise<string[]> => {
+    // One at a time: a snapshot replaces the model, so two must not interleave.
+    reloads = reloads.then(reloadNow, reloadNow)
+    return reloads
+  }
+  const reloadNow = async (): Promise<string[]> => {
+    pending ??= []
+    try {
+      const [contacts, communities, history] = await Promise.all([
+        api.contactList(),
+        api.communityList(),
+        api.read(undefined, options.history ?? 500)
+      ])
+      const unread = new Map([...model.conversations].map(([name, c]) => [name, c.unread]))
+      const before = new Set(model.requests)
+      model.conversations.clear()
+      for (const c of contacts) model.conversation(c.name)
+      model.requests = contacts.filter((c) => c.state === 'request').map((c) => c.name)
+      for (const c of communities) model.conversation(`#${c.name}`)
+      for (const m of history) model.upsert(m)
+      // Counts already cleared by reading stay cleared.
+      for (const [name, c] of model.conversations) if (unread.has(name)) c.unread = Math.min(c.unread, unread.get(name)!)
+      return model.requests.filter((r) => !before.has(r))
+    } finally {
+      const queued = pending ?? []
+      pending = undefined
+      for (const m of queued) onMessage(m)
+    }
   }
 
-  const early: MessageView[] = []
   const onMessage = (m: MessageView): void => {
-    if (!live) return void early.push(m)
+    if (pending !== undefined || !live) return void (pending ??= []).push(m)
     const known = model.conversations.has(m.conversation)
     const { isNew, changed } = model.upsert(m)
     if (!changed) return
     if (isNew && m.from !== 'me' && m.conversation === model.current) api.markRead(m.conversation).catch(() => {})
     view.message(m, isNew)
-    if (!known && !m.conversation.startsWith('#')) refreshRequests().catch(() => {})
+    if (!known && !m.conversation.startsWith('#')) {
+      reload()
+        .then((fresh) => {
+          for (const name of fresh) view.notice(`contact request from ${clean(name)}: /accept ${clean(name)}`)
+        })
+        .catch(() => {})
+    }
   }
   const unsubscribe = api.subscribe(onMessage)
   api.onClose(() => quitResolve(new DaemonNotRunningError('the daemon stopped')))
@@ -131,21 +169,16 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
 
   try {
     await api.subscribed()
-    const [contacts, communities, history] = await Promise.all([
-      api.contactList(),
-      api.communityList(),
-      api.read(undefined, options.history ?? 500)
-    ])
-    for (const c of contacts) if (c.state === 'accepted') model.conversation(c.name)
-    model.requests = contacts.filter((c) => c.state === 'request').map((c) => c.name)
-    for (const c of communities) model.conversation(`#${c.name}`)
-    for (const m of [...history, ...early]) model.upsert(m)
+    await reload()
     const first = options.to ?? model.names().find((n) => model.conversation(n).unread > 0) ?? model.names()[0]
     if (first !== undefined) await switchTo(first)
     view = io.tty ? new ScreenView(model, io, quitResolve) : new PlainView(model, out)
     viewRef = view
     live = true
     view.start()
+    const queued = pending ?? []
+    pending = undefined
+    for (const m of queued) onMessage(m)
     for (const name of model.requests) view.notice(`contact request from ${clean(name)}: /accept ${clean(name)}`)
 
     // Lines are handled one after another so that sends keep their order.
@@ -207,9 +240,13 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
       }
       case '/accept': {
         if (!arg) return view.notice('usage: /accept NAME')
-        const contact = await api.contactAccept(arg)
-        model.requests = model.requests.filter((r) => r !== arg)
-        model.conversation(contact.name)
+        const name = model.find(arg) ?? arg
+        const contact = await api.contactAccept(name)
+        await reload()
+        if (model.current === undefined || model.current === name || !model.conversations.has(model.current)) {
+          await switchTo(contact.name)
+          view.switched()
+        }
         view.notice(`accepted ${clean(contact.name)}`)
         return
       }

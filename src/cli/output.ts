@@ -56,6 +56,17 @@ export function fields(entries: readonly [string, string | readonly string[]][])
   return text
 }
 
+const STATUS_RANK: Record<MessageStatus, number> = { queued: 0, received: 0, failed: 1, sent: 2, delivered: 3, read: 4 }
+
+/**
+ * Where a status stands in a message's life (queued < sent < delivered < read; received < read).
+ * Updates arrive from two sources (a command's own result and the subscription), so a late, older one
+ * must not overwrite a newer one: keep the status with the higher rank.
+ */
+export function statusRank(status: MessageStatus): number {
+  return STATUS_RANK[status] ?? 0
+}
+
 /** The delivery mark of a message: ✓ sent, ✓✓ delivered or read, … queued, ✗ failed; none when received. */
 export function mark(status: MessageStatus): string {
   switch (status) {

@@ -12,7 +12,7 @@ import { claimSocket, startDaemon } from './daemon.js'
 import { runDemo } from './demo.js'
 import { CliError, DaemonNotRunningError, ExitCode, errorLine, exitCodeFor, UsageError } from './errors.js'
 import { ensureHome, resolveHome, socketPath } from './home.js'
-import { clean, fields, messageLine, type Out, printJsonLines, table } from './output.js'
+import { clean, fields, messageLine, type Out, printJsonLines, statusRank, table } from './output.js'
 import { argon2FromEnv, getPassphrase, type PromptIo } from './passphrase.js'
 import { type ApiConnection, RemoteApi } from './rpc.js'
 import { packageVersion } from './version.js'
@@ -536,8 +536,9 @@ async function readMessages(
   const seen = new Map<string, MessageStatus>()
   const emit = (m: MessageView): void => {
     if (to !== undefined && m.conversation !== to) return
-    if (seen.get(m.id) === m.status) return
-    const isNew = !seen.has(m.id)
+    const previous = seen.get(m.id)
+    if (previous !== undefined && statusRank(m.status) <= statusRank(previous)) return
+    const isNew = previous === undefined
     seen.set(m.id, m.status)
     // JSON streams every change (a status change repeats the id); humans see each message once.
     if (opts.json) printJsonLines(out, [m])

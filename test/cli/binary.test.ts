@@ -175,6 +175,42 @@ describe('the built sotto command', () => {
   })
 })
 
+/** Creates users and starts their daemons on 127.0.0.1 (mDNS off), the first one bootstrapping the rest. */
+async function network(users: readonly string[]): Promise<Record<string, string>> {
+  const home: Record<string, string> = {}
+  for (const u of users) {
+    home[u] = await newHome()
+    expect((await sotto(['init', '--name', u], home[u]!, { SOTTO_PASSPHRASE: `${u}-pw` })).code).toBe(0)
+  }
+  const start = async (u: string, bootstrap: string[]): Promise<{ peerId: string; addresses: string[] }> => {
+    const args = ['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...bootstrap.flatMap((b) => ['--bootstrap', b])]
+    const d = new Running(args, home[u]!, { SOTTO_PASSPHRASE: `${u}-pw` })
+    running.push(d)
+    return JSON.parse(await d.line((l) => l.includes('"ready"')))
+  }
+  const first = await start(users[0]!, [])
+  const boot = first.addresses
+    .filter((a) => a.includes('/127.0.0.1/'))
+    .map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${first.peerId}`))
+  expect(boot.length).toBeGreaterThan(0)
+  for (const u of users.slice(1)) await start(u, boot)
+  return home
+}
+
+/** `sotto id --json`'s invite. */
+async function inviteOf(home: string): Promise<string> {
+  return JSON.parse((await sotto(['id', '--json'], home)).stdout).invite
+}
+
+const hasTmux = ((): boolean => {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'pipe' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
 describe('the built sotto command with the app', () => {
   it('init twice fails the second time; the daemon refuses a wrong passphrase (4), a busy port (1) and an empty home (5)', async () => {
     const home = await newHome()
@@ -230,27 +266,9 @@ describe('the built sotto command with the app', () => {
   }, 60_000)
 
   it('three users: invites both ways, 1:1 messages, a community, chat, read back with read --json', async () => {
-    const users = ['alice', 'bob', 'carol'] as const
-    const home: Record<string, string> = {}
-    for (const u of users) {
-      home[u] = await newHome()
-      expect((await sotto(['init', '--name', u], home[u]!, { SOTTO_PASSPHRASE: `${u}-pw` })).code).toBe(0)
-    }
-    const start = async (u: string, bootstrap: string[]): Promise<{ peerId: string; addresses: string[] }> => {
-      const args = ['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...bootstrap.flatMap((b) => ['--bootstrap', b])]
-      const d = new Running(args, home[u]!, { SOTTO_PASSPHRASE: `${u}-pw` })
-      running.push(d)
-      return JSON.parse(await d.line((l) => l.includes('"ready"')))
-    }
-    const alice = await start('alice', [])
-    const boot = alice.addresses
-      .filter((a) => a.includes('/127.0.0.1/'))
-      .map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${alice.peerId}`))
-    expect(boot.length).toBeGreaterThan(0)
-    await start('bob', boot)
-    await start('carol', boot)
+    const home = await network(['alice', 'bob', 'carol'])
 
-    const invite = async (u: string): Promise<string> => JSON.parse((await sotto(['id', '--json'], home[u]!)).stdout).invite
+    const invite = (u: string): Promise<string> => inviteOf(home[u]!)
     const run = async (u: string, ...args: string[]): Promise<Result> => {
       const r = await sotto(args, home[u]!)
       expect(r, `${u}: sotto ${args.join(' ')}`).toMatchObject({ code: 0 })
@@ -301,6 +319,58 @@ describe('the built sotto command with the app', () => {
     expect(await history('carol', '#garden')).toEqual(['hello garden'])
     await expect.poll(() => history('bob', '#garden'), { timeout: 30_000, interval: 250 }).toEqual(['hello garden'])
   }, 180_000)
+
+  it.skipIf(!hasTmux)('the chat screen in a real terminal (tmux): a request, /accept, ✓✓, a reply, Ctrl-C', async () => {
+    const home = await network(['alice', 'carol'])
+    expect((await sotto(['contact', 'add', await inviteOf(home.alice!), '--name', 'alice'], home.carol!)).code).toBe(0)
+    expect((await sotto(['send', 'alice', 'hello from carol'], home.carol!)).code).toBe(0)
+    const session = `sotto-test-${process.pid}`
+    const tmux = (...args: string[]): string => execFileSync('tmux', args, { stdio: 'pipe' }).toString()
+    const command = `env SOTTO_HOME='${home.alice}' '${process.execPath}' '${main}' chat`
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '16', command)
+    const screen = (): string => tmux('capture-pane', '-p', '-t', session)
+    /** Waits until the screen shows `what`; on timeout the error includes the screen. */
+    const shows = async (what: string | RegExp, timeoutMs = 30_000): Promise<void> => {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const text = screen()
+        if (typeof what === 'string' ? text.includes(what) : what.test(text)) return
+        if (Date.now() > deadline) throw new Error(`the screen did not show ${String(what)}:\n${text}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    try {
+      // The request's name is the app's choice (the sender's chosen name, or a placeholder until known).
+      await shows('contact request: ')
+      await shows(': hello from carol')
+      const contacts = (await sotto(['contact', 'list', '--json'], home.alice!)).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      const request = contacts.find((c: { state: string }) => c.state === 'request')?.name as string
+      expect(request).toBeDefined()
+      tmux('send-keys', '-t', session, `/accept ${request}`, 'Enter')
+      await shows(`accepted ${request}`)
+      tmux('send-keys', '-t', session, 'hi carol', 'Enter')
+      await shows(/me: hi carol ✓✓/)
+      expect((await sotto(['send', 'alice', 'see you'], home.carol!)).code).toBe(0)
+      await shows(': see you')
+      tmux('send-keys', '-t', session, 'C-c')
+      await expect
+        .poll(() => {
+          try {
+            tmux('has-session', '-t', session)
+            return 'running'
+          } catch {
+            return 'ended'
+          }
+        }, { timeout: 10_000 })
+        .toBe('ended')
+    } finally {
+      try {
+        tmux('kill-session', '-t', session)
+      } catch {
+        // already ended
+      }
+    }
+  }, 120_000)
 
   it('sotto demo runs its steps and cleans up', async () => {
     const r = await sotto(['demo'], await newHome())

@@ -61,6 +61,11 @@ describe('ChatModel', () => {
     expect(m.conversation('alice').unread).toBe(1)
     expect(m.conversation('bob').unread).toBe(0)
     expect(m.upsert({ ...base, id: '3', conversation: 'alice', from: 'alice' })).toEqual({ isNew: false, changed: false })
+    const mine = { ...base, id: '4', conversation: 'bob', from: 'me' }
+    m.upsert({ ...mine, status: 'delivered' })
+    expect(m.upsert({ ...mine, status: 'sent' })).toEqual({ isNew: false, changed: false })
+    expect(m.conversation('bob').messages.find((x) => x.id === '4')!.status).toBe('delivered')
+    expect(m.upsert({ ...mine, status: 'read' })).toEqual({ isNew: false, changed: true })
     expect(m.neighbour(1)).toBe('#garden')
     expect(m.find('gar')).toBe('#garden')
     expect(m.find('garden')).toBe('#garden')
@@ -160,5 +165,52 @@ describe('chat, screen mode driven by keystrokes', () => {
     s.input.write('\u0003')
     await done
     expect(s.text().endsWith('\u001b[?1049l')).toBe(true)
+  })
+})
+
+describe('chat, delivery before the send returns', () => {
+  it('keeps ✓✓ when the delivered event arrives before the send result', async () => {
+    const api = await fixture()
+    const send = api.send.bind(api)
+    api.send = async (to, text) => {
+      const m = await send(to, text)
+      api.deliverAll() // the daemon's 'delivered' event overtakes the send's own response
+      return m
+    }
+    const s = screen(false)
+    const done = runChat(api, s.io, { to: 'bob' })
+    await expect.poll(s.text).toContain('* talking in bob')
+    s.input.write('fast\n')
+    await expect.poll(s.text).toContain('[bob] me: fast ✓✓\n')
+    s.input.write('/quit\n')
+    await done
+    expect(s.text().split('\n').filter((l) => l.startsWith('[bob] me: fast')).at(-1)).toBe('[bob] me: fast ✓✓')
+  })
+})
+
+describe('chat, names that change under it', () => {
+  it('follows a request renamed by the app, accepts it and talks in it', async () => {
+    const api = await fixture()
+    const request = { name: 'request-1', fingerprint: 'ee', state: 'request' as const, verified: false, identityChanged: false }
+    api.contacts.set('request-1', request)
+    api.receive('request-1', 'request-1', 'hello from dave')
+    const s = screen(false)
+    const done = runChat(api, s.io, { to: 'request-1' })
+    await expect.poll(s.text).toContain('* contact request from request-1')
+    // The app learns the sender's name: the request and its history are now called dave.
+    api.contacts.delete('request-1')
+    api.contacts.set('dave', { ...request, name: 'dave' })
+    for (const m of api.messages) if (m.conversation === 'request-1') Object.assign(m, { conversation: 'dave', from: 'dave' })
+    api.receive('dave', 'dave', 'it is dave')
+    await expect.poll(s.text).toContain('* contact request from dave: /accept dave')
+    s.input.write('/accept dave\n')
+    await expect.poll(s.text).toContain('* accepted dave')
+    expect(s.text()).toContain('* talking in dave')
+    s.input.write('hi dave\n')
+    await expect.poll(s.text).toContain('[dave] me: hi dave ✓')
+    s.input.write('/list\n')
+    await expect.poll(s.text).toMatch(/\* bob \(1 unread\), carol \(2 unread\), dave, #garden\n/)
+    s.input.write('/quit\n')
+    await done
   })
 })
