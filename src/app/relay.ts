@@ -288,6 +288,9 @@ class Relay implements RelayHandle {
   #sync: SyncService | undefined
   #server: RelayServer | undefined
   #timer: NodeJS.Timeout | undefined
+  #syncTimer: NodeJS.Timeout | undefined
+  /** Peers with a relay-initiated sync queued or running (one at a time per peer). */
+  readonly #syncing = new Set<string>()
   #stopped = false
   #stored = 0
   #invalid = 0
@@ -326,9 +329,23 @@ class Relay implements RelayHandle {
       source: (topic) => envelopeStoreSource(this.#store, utf8(topic)),
       getEnvelope: async (topic, id) => (this.#served.has(topic) ? (await this.#store.getEnvelope(utf8(topic), id))?.bytes : undefined),
       onEnvelope: (topic, id, bytes) => this.#accept(topic, bytes, id),
-      intervalMs: this.#syncIntervalMs
+      // A relay may serve thousands of topics: it starts sessions only for the topics each peer is
+      // subscribed to (below), never for all of its topics with every peer.
+      intervalMs: 0,
+      syncOnConnect: false
     })
     await this.#sync.start()
+    this.#offNode.push(
+      this.node.on('subscription-change', (e) => {
+        if (e.subscribed && this.#served.has(e.topic)) this.#syncPeer(e.peerId)
+      })
+    )
+    if (this.#syncIntervalMs > 0) {
+      this.#syncTimer = setInterval(() => {
+        for (const peer of this.node.peers()) this.#syncPeer(peer)
+      }, this.#syncIntervalMs)
+      this.#syncTimer.unref()
+    }
     this.#server = await startRelayServer({ node: this.node, onRequest: (peer, topics) => this.#onRequest(peer, topics) })
     this.#timer = setInterval(() => this.#track(this.#retention()), this.#quotas.pruneIntervalMs)
     this.#timer.unref()
@@ -339,6 +356,7 @@ class Relay implements RelayHandle {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#syncTimer !== undefined) clearInterval(this.#syncTimer)
     for (const off of this.#offNode) off()
     await this.#server?.stop()
     await this.#sync?.stop().catch(() => undefined)
@@ -430,6 +448,20 @@ class Relay implements RelayHandle {
       }
     })()
     return state.pruning
+  }
+
+  /** Syncs with a peer the served topics it is subscribed to, unless such a sync is already under way. */
+  #syncPeer(peer: string): void {
+    if (this.#stopped || this.#syncing.has(peer)) return
+    this.#syncing.add(peer)
+    // Subscriptions arrive one by one after a connection opens: wait a moment to take them together.
+    const run = new Promise((resolve) => setTimeout(resolve, 100).unref())
+      .then(() => {
+        const topics = [...this.#served.keys()].filter((t) => this.node.topicPeers(t).includes(peer))
+        return topics.length > 0 && !this.#stopped ? this.#sync?.syncWith(peer, topics) : undefined
+      })
+      .finally(() => this.#syncing.delete(peer))
+    this.#track(run)
   }
 
   #track(p: Promise<unknown>): void {
