@@ -2,12 +2,18 @@
  * Asynchronous session set-up (docs/PROTOCOL.md §4): Signal's X3DH, and PQXDH (X3DH plus an ML-KEM-768
  * encapsulation) when the responder's bundle has an ML-KEM prekey. Produces the SessionSecrets that the
  * Double Ratchet with header encryption (§5) starts from, and the InitialHeader that travels with the
- * initiator's first message.
+ * initiator's first message: sealed (XChaCha20-Poly1305 under a key from DH(EK_A, SPK_B), in the manner of
+ * sealed sender) so that only the responder learns who the initiator is. Vectors: test/vectors/x3dh.json,
+ * pqxdh.json.
  */
 import { InvalidArgumentError, MalformedError, UnknownPrekeyError, UnsupportedVersionError, UntrustedIdentityError } from './errors.js'
 import { IDENTITY_PUBLIC_BYTES, type IdentityKeyPair, IdentityPublicKey } from './identity.js'
 import { ByteReader, generateX25519KeyPair, type LocalPrekeys, PrekeyBundle, u32be } from './prekeys.js'
 import {
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  aeadDecrypt,
+  aeadEncrypt,
   checkBytes,
   concatBytes,
   equalBytes,
@@ -21,55 +27,89 @@ import {
   wipe,
   X25519_BYTES,
   x25519,
-  x25519CheckPublic
+  x25519CheckPublic,
+  x25519Public
 } from './primitives.js'
 import type { RandomSource, SessionSecrets, X25519KeyPair } from './types.js'
 
-/** Version byte of the initial header (§4). */
-export const INITIAL_HEADER_VERSION = 1
-/** Initial-header flag: a one-time prekey id follows. */
+/** Version byte of the initial header (§4). Version 1 (initiator identity in clear) was never deployed; it is refused. */
+export const INITIAL_HEADER_VERSION = 2
+/** Initial-header flag (sealed part): a one-time prekey id follows. */
 export const HEADER_FLAG_ONE_TIME = 0x01
-/** Initial-header flag: an ML-KEM prekey id and ciphertext follow. */
+/** Initial-header flag (sealed part): an ML-KEM prekey id and ciphertext follow. */
 export const HEADER_FLAG_PQ = 0x02
 /** HKDF info of X3DH set-up (§4). */
 export const X3DH_INFO = 'sotto/v1/x3dh X25519 SHA-256'
 /** HKDF info of PQXDH set-up (§4). */
 export const PQXDH_INFO = 'sotto/v1/pqxdh X25519 SHA-256 ML-KEM-768'
-/** HKDF salt of set-up: 32 zero bytes (§4). */
+/** HKDF info of the initial header's seal key and nonce (§4, "Initial header"). */
+export const HEADER_SEAL_INFO = 'sotto/v1/x3dh initial header XChaCha20-Poly1305'
+/** HKDF salt of set-up and of the header seal: 32 zero bytes (§4). */
 export const SETUP_SALT = new Uint8Array(32)
 /** The 32 0xFF bytes that start the KDF input, as in Signal's X3DH for X25519 (§4). */
 export const SETUP_PREFIX = new Uint8Array(32).fill(0xff)
-/** Largest initial header: version, flags, identity, ephemeral key, three ids, KEM ciphertext (1263 bytes). */
-export const MAX_INITIAL_HEADER_BYTES = 2 + IDENTITY_PUBLIC_BYTES + X25519_BYTES + 12 + MLKEM768_CIPHERTEXT_BYTES
+/** Clear part of the initial header: version, ephemeral key, signed prekey id (37 bytes). */
+export const INITIAL_HEADER_CLEAR_BYTES = 1 + X25519_BYTES + 4
+/** Smallest initial header: clear part, flags, initiator identity, AEAD tag (183 bytes). */
+export const MIN_INITIAL_HEADER_BYTES = INITIAL_HEADER_CLEAR_BYTES + 1 + IDENTITY_PUBLIC_BYTES + AEAD_TAG_BYTES
+/** Largest initial header: the smallest plus two ids and the KEM ciphertext (1279 bytes). */
+export const MAX_INITIAL_HEADER_BYTES = MIN_INITIAL_HEADER_BYTES + 8 + MLKEM768_CIPHERTEXT_BYTES
+
+/** The fields of an initial header (everything but its encoding). */
+interface HeaderFields {
+  initiator: IdentityPublicKey
+  ephemeralKey: Uint8Array
+  signedPrekeyId: number
+  oneTimePrekeyId: number | undefined
+  pqPrekeyId: number | undefined
+  kemCiphertext: Uint8Array | undefined
+}
+
+/**
+ * The header seal (§4): `HKDF(ikm = DH(ek_a, SPK_B) || EK_A || SPK_B, salt = 0*32, HEADER_SEAL_INFO, 56)`,
+ * split into the XChaCha20-Poly1305 key (32) and nonce (24). The key is used once: EK_A is fresh per set-up.
+ */
+export function deriveHeaderSealKey(
+  dh: Uint8Array,
+  ephemeralKey: Uint8Array,
+  signedPrekey: Uint8Array
+): { key: Uint8Array; nonce: Uint8Array } {
+  checkBytes('DH output', dh, X25519_BYTES)
+  checkBytes('ephemeralKey', ephemeralKey, X25519_BYTES)
+  checkBytes('signedPrekey', signedPrekey, X25519_BYTES)
+  const ikm = concatBytes(dh, ephemeralKey, signedPrekey)
+  const okm = hkdf(ikm, SETUP_SALT, utf8(HEADER_SEAL_INFO), KEY_BYTES + AEAD_NONCE_BYTES)
+  wipe(ikm)
+  const out = { key: okm.slice(0, KEY_BYTES), nonce: okm.slice(KEY_BYTES) }
+  wipe(okm)
+  return out
+}
 
 /**
  * The set-up part of the initiator's first message (§4): who the initiator is, its ephemeral key, and which
- * of the responder's prekeys it used. Instances are checked (identity signature, no low-order key).
+ * of the responder's prekeys it used. Only the version, EK_A and the signed prekey id travel in clear; the
+ * rest (initiator identity, one-time and ML-KEM prekey ids, KEM ciphertext) is sealed under a key that only
+ * the initiator and the holder of SPK_B can derive, so an observer of the inbox topic does not learn who
+ * writes. Instances are always checked: made by `create` (initiator) or `open` (responder).
  */
 export class InitialHeader {
-  /** Encoding version (1). */
+  /** Encoding version (2). */
   readonly version: number
-  /** The initiator's identity. */
+  /** The initiator's identity (sealed on the wire). */
   readonly initiator: IdentityPublicKey
-  /** The initiator's ephemeral X25519 public key EK_A (32 bytes). */
+  /** The initiator's ephemeral X25519 public key EK_A (32 bytes, in clear). */
   readonly ephemeralKey: Uint8Array
-  /** Id of the responder's signed prekey used. */
+  /** Id of the responder's signed prekey used (in clear). */
   readonly signedPrekeyId: number
-  /** Id of the responder's one-time prekey used, if any. */
+  /** Id of the responder's one-time prekey used, if any (sealed). */
   readonly oneTimePrekeyId: number | undefined
-  /** Id of the responder's ML-KEM prekey used (PQXDH only). */
+  /** Id of the responder's ML-KEM prekey used (PQXDH only, sealed). */
   readonly pqPrekeyId: number | undefined
-  /** ML-KEM-768 ciphertext (1088 bytes, PQXDH only). */
+  /** ML-KEM-768 ciphertext (1088 bytes, PQXDH only, sealed). */
   readonly kemCiphertext: Uint8Array | undefined
+  readonly #encoded: Uint8Array
 
-  private constructor(f: {
-    initiator: IdentityPublicKey
-    ephemeralKey: Uint8Array
-    signedPrekeyId: number
-    oneTimePrekeyId: number | undefined
-    pqPrekeyId: number | undefined
-    kemCiphertext: Uint8Array | undefined
-  }) {
+  private constructor(f: HeaderFields, encoded: Uint8Array) {
     this.version = INITIAL_HEADER_VERSION
     this.initiator = f.initiator
     this.ephemeralKey = f.ephemeralKey
@@ -77,82 +117,130 @@ export class InitialHeader {
     this.oneTimePrekeyId = f.oneTimePrekeyId
     this.pqPrekeyId = f.pqPrekeyId
     this.kemCiphertext = f.kemCiphertext
+    this.#encoded = encoded
   }
 
   /**
-   * `u8(1) || u8(flags) || initiator identity[129] || ephemeralKey[32] || u32be(signedPrekeyId)
-   * [|| u32be(oneTimePrekeyId)] [|| u32be(pqPrekeyId) || kemCiphertext[1088]]`; flags bit 0 = one-time, bit 1 = PQ.
+   * The wire bytes (§4): `clear || AEAD-Enc(sealKey, sealNonce, inner, ad = clear)`, where
+   * `clear = u8(2) || EK_A[32] || u32be(signedPrekeyId)` and
+   * `inner = u8(flags) || initiator[129] [|| u32be(oneTimePrekeyId)] [|| u32be(pqPrekeyId) || kemCiphertext[1088]]`.
+   * Fixed when the header was sealed, or the bytes it was opened from.
    */
   encode(): Uint8Array {
-    let flags = 0
-    const tail: Uint8Array[] = []
-    if (this.oneTimePrekeyId !== undefined) {
-      flags |= HEADER_FLAG_ONE_TIME
-      tail.push(u32be(this.oneTimePrekeyId))
-    }
-    if (this.pqPrekeyId !== undefined && this.kemCiphertext !== undefined) {
-      flags |= HEADER_FLAG_PQ
-      tail.push(u32be(this.pqPrekeyId), this.kemCiphertext)
-    }
-    return concatBytes(
-      Uint8Array.of(INITIAL_HEADER_VERSION, flags),
-      this.initiator.serialize(),
-      this.ephemeralKey,
-      u32be(this.signedPrekeyId),
-      ...tail
-    )
+    return this.#encoded.slice()
   }
 
   /**
-   * Strict decoder: version, known flags, exact length, a valid initiator identity, an ephemeral key not of
-   * low order. Throws UnsupportedVersionError, MalformedError, SignatureError or InvalidKeyError.
+   * Builds and seals a header (the initiator's side). `ephemeralPrivateKey` is ek_a; `signedPrekey` is the
+   * responder's SPK_B (id and public key, as in its bundle). Throws InvalidArgumentError (lengths, ids,
+   * pqPrekeyId without kemCiphertext) and InvalidKeyError (SPK_B of low order).
    */
-  static decode(bytes: Uint8Array): InitialHeader {
-    checkBytes('initial header', bytes)
-    if (bytes.length > MAX_INITIAL_HEADER_BYTES) throw new MalformedError('initial header too long')
-    const r = new ByteReader(bytes, 'initial header')
-    const version = r.u8()
-    if (version !== INITIAL_HEADER_VERSION) throw new UnsupportedVersionError(`initial header version ${version}`)
-    const flags = r.u8()
-    if ((flags & ~(HEADER_FLAG_ONE_TIME | HEADER_FLAG_PQ)) !== 0) throw new MalformedError(`initial header flags ${flags}`)
-    const identityBytes = r.take(IDENTITY_PUBLIC_BYTES)
-    const ephemeralKey = r.take(X25519_BYTES)
-    const signedPrekeyId = r.u32()
-    const oneTimePrekeyId = flags & HEADER_FLAG_ONE_TIME ? r.u32() : undefined
-    let pqPrekeyId: number | undefined
-    let kemCiphertext: Uint8Array | undefined
-    if (flags & HEADER_FLAG_PQ) {
-      pqPrekeyId = r.u32()
-      kemCiphertext = r.take(MLKEM768_CIPHERTEXT_BYTES)
-    }
-    r.end()
-    const initiator = IdentityPublicKey.deserialize(identityBytes)
-    x25519CheckPublic(ephemeralKey, 'ephemeral key')
-    return new InitialHeader({ initiator, ephemeralKey, signedPrekeyId, oneTimePrekeyId, pqPrekeyId, kemCiphertext })
-  }
-
-  /** Builds a header from its fields and checks it by a decode round trip. */
   static create(f: {
     initiator: IdentityPublicKey
-    ephemeralKey: Uint8Array
-    signedPrekeyId: number
+    ephemeralPrivateKey: Uint8Array
+    signedPrekey: { id: number; publicKey: Uint8Array }
     oneTimePrekeyId?: number
     pqPrekeyId?: number
     kemCiphertext?: Uint8Array
   }): InitialHeader {
+    if (!(f.initiator instanceof IdentityPublicKey)) throw new InvalidArgumentError('initiator must be an IdentityPublicKey')
     if ((f.pqPrekeyId === undefined) !== (f.kemCiphertext === undefined)) {
       throw new InvalidArgumentError('pqPrekeyId and kemCiphertext go together')
     }
-    const h = new InitialHeader({
+    if (f.kemCiphertext !== undefined) checkBytes('kemCiphertext', f.kemCiphertext, MLKEM768_CIPHERTEXT_BYTES)
+    checkBytes('ephemeralPrivateKey', f.ephemeralPrivateKey, X25519_BYTES)
+    const ephemeralKey = x25519Public(f.ephemeralPrivateKey)
+    const spk = f.signedPrekey.publicKey
+    x25519CheckPublic(spk, 'signed prekey')
+    let flags = 0
+    const tail: Uint8Array[] = []
+    if (f.oneTimePrekeyId !== undefined) {
+      flags |= HEADER_FLAG_ONE_TIME
+      tail.push(u32be(f.oneTimePrekeyId))
+    }
+    if (f.pqPrekeyId !== undefined && f.kemCiphertext !== undefined) {
+      flags |= HEADER_FLAG_PQ
+      tail.push(u32be(f.pqPrekeyId), f.kemCiphertext)
+    }
+    const clear = concatBytes(Uint8Array.of(INITIAL_HEADER_VERSION), ephemeralKey, u32be(f.signedPrekey.id))
+    const inner = concatBytes(Uint8Array.of(flags), f.initiator.serialize(), ...tail)
+    const dh3 = x25519(f.ephemeralPrivateKey, spk)
+    const { key, nonce } = deriveHeaderSealKey(dh3, ephemeralKey, spk)
+    wipe(dh3)
+    const sealed = aeadEncrypt(key, nonce, inner, clear)
+    wipe(key)
+    const fields: HeaderFields = {
       initiator: f.initiator,
-      ephemeralKey: f.ephemeralKey,
-      signedPrekeyId: f.signedPrekeyId,
+      ephemeralKey,
+      signedPrekeyId: f.signedPrekey.id,
       oneTimePrekeyId: f.oneTimePrekeyId,
       pqPrekeyId: f.pqPrekeyId,
-      kemCiphertext: f.kemCiphertext
-    })
-    return InitialHeader.decode(h.encode())
+      kemCiphertext: f.kemCiphertext?.slice()
+    }
+    return new InitialHeader(fields, concatBytes(clear, sealed))
   }
+
+  /**
+   * Opens a header (the responder's side; also exported as `openInitialHeader`). Checks, in this order:
+   * version (UnsupportedVersionError, also for the retired version 1), length 183..1279 (MalformedError),
+   * EK_A not of low order (InvalidKeyError), prekeys of `ourIdentity` (InvalidArgumentError), SPK held
+   * (UnknownPrekeyError), the seal (DecryptionError), then the sealed part: known flags and exact length
+   * (MalformedError) and a valid initiator identity (§2's errors). The one-time and ML-KEM prekeys it names
+   * are not looked up here (respondSession does), so an opened header still names a consumed one-time prekey.
+   */
+  static open(ourIdentity: IdentityKeyPair, localPrekeys: LocalPrekeys, bytes: Uint8Array): InitialHeader {
+    checkBytes('initial header', bytes)
+    if (bytes.length === 0) throw new MalformedError('initial header is empty')
+    if (bytes[0] !== INITIAL_HEADER_VERSION) throw new UnsupportedVersionError(`initial header version ${bytes[0]}`)
+    if (bytes.length < MIN_INITIAL_HEADER_BYTES) throw new MalformedError('initial header too short')
+    if (bytes.length > MAX_INITIAL_HEADER_BYTES) throw new MalformedError('initial header too long')
+    const r = new ByteReader(bytes, 'initial header')
+    const clear = r.take(INITIAL_HEADER_CLEAR_BYTES)
+    const cr = new ByteReader(clear, 'initial header')
+    cr.u8()
+    const ephemeralKey = cr.take(X25519_BYTES)
+    const signedPrekeyId = cr.u32()
+    x25519CheckPublic(ephemeralKey, 'ephemeral key')
+    if (!equalBytes(localPrekeys.owner, ourIdentity.publicKey.signingKey)) {
+      throw new InvalidArgumentError('these prekeys belong to another identity')
+    }
+    const spk = localPrekeys.signedPrekey(signedPrekeyId)
+    const dh3 = x25519(spk.privateKey, ephemeralKey)
+    wipe(spk.privateKey)
+    const { key, nonce } = deriveHeaderSealKey(dh3, ephemeralKey, spk.publicKey)
+    wipe(dh3)
+    let inner: Uint8Array
+    try {
+      inner = aeadDecrypt(key, nonce, r.take(bytes.length - INITIAL_HEADER_CLEAR_BYTES), clear)
+    } finally {
+      wipe(key)
+    }
+    const ir = new ByteReader(inner, 'initial header (sealed part)')
+    const flags = ir.u8()
+    if ((flags & ~(HEADER_FLAG_ONE_TIME | HEADER_FLAG_PQ)) !== 0) throw new MalformedError(`initial header flags ${flags}`)
+    const identityBytes = ir.take(IDENTITY_PUBLIC_BYTES)
+    const oneTimePrekeyId = flags & HEADER_FLAG_ONE_TIME ? ir.u32() : undefined
+    let pqPrekeyId: number | undefined
+    let kemCiphertext: Uint8Array | undefined
+    if (flags & HEADER_FLAG_PQ) {
+      pqPrekeyId = ir.u32()
+      kemCiphertext = ir.take(MLKEM768_CIPHERTEXT_BYTES)
+    }
+    ir.end()
+    const initiator = IdentityPublicKey.deserialize(identityBytes)
+    const encoded = new Uint8Array(bytes.length)
+    encoded.set(bytes)
+    return new InitialHeader({ initiator, ephemeralKey, signedPrekeyId, oneTimePrekeyId, pqPrekeyId, kemCiphertext }, encoded)
+  }
+}
+
+/**
+ * Opens the initial header of a first message with our signed prekey (§4): returns it with the initiator's
+ * identity, or throws UnsupportedVersionError, MalformedError, InvalidKeyError, InvalidArgumentError,
+ * UnknownPrekeyError, DecryptionError, or the identity's decoding errors. See InitialHeader.open.
+ */
+export function openInitialHeader(ourIdentity: IdentityKeyPair, localPrekeys: LocalPrekeys, bytes: Uint8Array): InitialHeader {
+  return InitialHeader.open(ourIdentity, localPrekeys, bytes)
 }
 
 /**
@@ -259,15 +347,15 @@ export function initiateSession(
   const keys = deriveSetupKeys(dhs, kem?.sharedSecret)
   for (const dh of dhs) wipe(dh)
   wipe(kem?.sharedSecret)
-  wipe(ephemeral.privateKey)
 
   const initialHeader = InitialHeader.create({
     initiator: ourIdentity.publicKey,
-    ephemeralKey: ephemeral.publicKey,
-    signedPrekeyId: bundle.signedPrekey.id,
+    ephemeralPrivateKey: ephemeral.privateKey,
+    signedPrekey: { id: bundle.signedPrekey.id, publicKey: spk },
     ...(oneTime === undefined ? {} : { oneTimePrekeyId: oneTime.id }),
     ...(kem === undefined ? {} : { pqPrekeyId: bundle.pqPrekey!.id, kemCiphertext: kem.ciphertext })
   })
+  wipe(ephemeral.privateKey)
   return {
     secrets: { ...keys, associatedData: concatBytes(ourIdentity.publicKey.signingKey, them.signingKey) },
     initialHeader,
@@ -276,23 +364,25 @@ export function initiateSession(
 }
 
 /**
- * Responder (Bob) side (§4): recomputes the initiator's secrets from our prekeys. Does not change
+ * Responder (Bob) side (§4): recomputes the initiator's secrets from our prekeys. `initialHeader` is the
+ * wire bytes (opened here with openInitialHeader) or a header already opened. Does not change
  * `localPrekeys`: the caller consumes the one-time prekey only after the first message decrypted and was
  * stored. Throws UnknownPrekeyError for prekey ids we do not hold (e.g. an already consumed one-time prekey),
- * InvalidKeyError for low-order keys, and the header's decoding errors.
+ * InvalidArgumentError (prekeys of another identity, a header from ourselves), InvalidKeyError for low-order
+ * keys, and openInitialHeader's errors.
  */
 export function respondSession(
   ourIdentity: IdentityKeyPair,
   localPrekeys: LocalPrekeys,
   initialHeader: InitialHeader | Uint8Array
 ): RespondedSession {
-  const header = InitialHeader.decode(initialHeader instanceof Uint8Array ? initialHeader : initialHeader.encode())
+  if (!equalBytes(localPrekeys.owner, ourIdentity.publicKey.signingKey)) {
+    throw new InvalidArgumentError('these prekeys belong to another identity')
+  }
+  const header = initialHeader instanceof InitialHeader ? initialHeader : openInitialHeader(ourIdentity, localPrekeys, initialHeader)
   const them = header.initiator
   if (equalBytes(them.signingKey, ourIdentity.publicKey.signingKey)) {
     throw new InvalidArgumentError('initial header from our own identity')
-  }
-  if (!equalBytes(localPrekeys.owner, ourIdentity.publicKey.signingKey)) {
-    throw new InvalidArgumentError('these prekeys belong to another identity')
   }
   const spk = localPrekeys.signedPrekey(header.signedPrekeyId)
   const oneTime = header.oneTimePrekeyId === undefined ? undefined : localPrekeys.oneTimePrekey(header.oneTimePrekeyId)
