@@ -31,7 +31,7 @@ import { type LocalPrekeys, PrekeyBundle } from '../crypto/prekeys.js'
 import { blake2b, equalBytes, fromHex, randomBytes, toHex, utf8 } from '../crypto/primitives.js'
 import { RatchetSession } from '../crypto/ratchet.js'
 import { formatSafetyNumber, ownFingerprintDigits, safetyNumber } from '../crypto/safety.js'
-import { InitialHeader, initiateSession, respondSession } from '../crypto/x3dh.js'
+import { initiateSession, openInitialHeader, respondSession } from '../crypto/x3dh.js'
 import type { SottoNode } from '../node/index.js'
 import { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from '../node/index.js'
 import { RelayTopicStatus, requestRelayService } from '../node/relay-protocol.js'
@@ -876,7 +876,8 @@ export class Sotto implements SottoApp {
     env: Extract<Envelope, { kind: 'direct-prekey' }>,
     bytes: Uint8Array
   ): Promise<boolean | 'invalid'> {
-    const header = InitialHeader.decode(env.prekeyHeader)
+    // The initiator's identity is sealed to our signed prekey (§4): opening it needs our prekeys.
+    const header = openInitialHeader(this.#identity, this.#prekeys, env.prekeyHeader)
     const senderKey = toHex(header.initiator.signingKey)
     if (senderKey === this.#myKey) return 'invalid'
     let contact = await this.#store.getContactByIdentityKey(senderKey)
