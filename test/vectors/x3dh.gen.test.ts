@@ -2,13 +2,16 @@
  * Generator and check of test/vectors/x3dh.json and pqxdh.json (docs/PROTOCOL.md §4, §16).
  * `WRITE_VECTORS=1 npx vitest run test/vectors/x3dh.gen.test.ts` rewrites them; otherwise the code must
  * reproduce them byte for byte. Every private input is listed in the file, so an implementation needs
- * nothing else; the intermediate values are recomputed here independently of x3dh.ts.
+ * nothing else; the intermediate values (set-up KDF and the initial header's seal) are recomputed here
+ * independently of x3dh.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { LocalPrekeys } from '../../src/crypto/prekeys.js'
 import {
+  aeadDecrypt,
+  aeadEncrypt,
   concatBytes,
   ed25519FromSeed,
   hkdf,
@@ -24,7 +27,7 @@ import {
   x25519Public
 } from '../../src/crypto/primitives.js'
 import type { RandomSource } from '../../src/crypto/types.js'
-import { initiateSession, PQXDH_INFO, respondSession, X3DH_INFO } from '../../src/crypto/x3dh.js'
+import { HEADER_SEAL_INFO, initiateSession, openInitialHeader, PQXDH_INFO, respondSession, X3DH_INFO } from '../../src/crypto/x3dh.js'
 
 /** A fixed test input: SHA-256 (or SHA-512 for 64 bytes) of a label. */
 function fixed(label: string, length: 32 | 64 = 32): Uint8Array {
@@ -120,6 +123,29 @@ function buildVector(pq: boolean) {
   expect(b.consumedOneTimePrekeyId).toBe(usedOneTime)
   expect(toHex(a.initialHeader.ephemeralKey)).toBe(toHex(ephemeralPublic))
 
+  // The sealed initial header (PROTOCOL.md §4, "Initial header"), recomputed from the primitives.
+  const u32 = (v: number) => Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff)
+  const sealInfo = 'sotto/v1/x3dh initial header XChaCha20-Poly1305'
+  expect(HEADER_SEAL_INFO).toBe(sealInfo)
+  const sealIkm = concatBytes(dh3, ephemeralPublic, spkPublic)
+  const sealPrk = hkdfExtract(salt, sealIkm)
+  const sealOkm = hkdfExpand(sealPrk, utf8(sealInfo), 56)
+  const sealKey = sealOkm.subarray(0, 32)
+  const sealNonce = sealOkm.subarray(32, 56)
+  const clear = concatBytes(Uint8Array.of(2), ephemeralPublic, u32(bundle.signedPrekey.id))
+  const flags = pq ? 0x03 : 0x01
+  const inner = concatBytes(
+    Uint8Array.of(flags),
+    alice.id.publicKey.serialize(),
+    u32(usedOneTime),
+    ...(pq && ciphertext ? [u32(bundle.pqPrekey!.id), ciphertext] : [])
+  )
+  const sealed = aeadEncrypt(sealKey, sealNonce, inner, clear)
+  const headerBytes = a.initialHeader.encode()
+  expect(toHex(headerBytes)).toBe(toHex(concatBytes(clear, sealed)))
+  expect(toHex(aeadDecrypt(sealKey, sealNonce, sealed, clear))).toBe(toHex(inner))
+  expect(openInitialHeader(bob.id, local, headerBytes).initiator.equals(alice.id.publicKey)).toBe(true)
+
   return {
     description: `sotto ${pq ? 'PQXDH' : 'X3DH'} session set-up, docs/PROTOCOL.md §2-§4. Alice initiates to Bob's bundle using one-time prekey ${usedOneTime}.`,
     alice: alice.json,
@@ -177,7 +203,19 @@ function buildVector(pq: boolean) {
       associatedData: toHex(a.secrets.associatedData)
     },
     initiatorRatchetKey: toHex(a.theirRatchetKey),
-    initialHeader: toHex(a.initialHeader.encode())
+    initialHeaderSeal: {
+      ikm: toHex(sealIkm),
+      salt: toHex(salt),
+      info: sealInfo,
+      prk: toHex(sealPrk),
+      okm: toHex(sealOkm),
+      key: toHex(sealKey),
+      nonce: toHex(sealNonce)
+    },
+    initialHeaderClear: toHex(clear),
+    initialHeaderInner: toHex(inner),
+    initialHeaderSealed: toHex(sealed),
+    initialHeader: toHex(headerBytes)
   }
 }
 
