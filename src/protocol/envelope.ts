@@ -29,7 +29,7 @@ export const ENVELOPE_BUCKETS: readonly number[] = Object.freeze([
  * Decoders reject longer input before parsing.
  */
 export const MAX_ENVELOPE_BYTES = 65536
-/** Largest X3DH/PQXDH initial header carried by a DIRECT_PREKEY envelope (§4: 1263 bytes). */
+/** Largest X3DH/PQXDH initial header carried by a DIRECT_PREKEY envelope (§4: 1279 bytes). */
 export const MAX_PREKEY_HEADER_BYTES = MAX_INITIAL_HEADER_BYTES
 /** Length of an encrypted ratchet header (§5.5: 81 bytes); the envelope accepts no other length. */
 export const RATCHET_HEADER_BYTES = ENCRYPTED_HEADER_BYTES
