@@ -96,11 +96,8 @@ describe('attack 20: what the network sees', () => {
       expect(m.type).toBe('unsigned')
       expect(Object.keys(m).sort()).toEqual(['data', 'topic', 'type'])
       expect(ENVELOPE_BUCKETS).toContain(m.data.length)
-      // The first message of a session carries the initiator's identity in its initial header: a known
-      // gap, tried separately below. Everything else must hold no key, name or plaintext.
-      const first = m.topic.includes('/inbox/')
+      // No message, the first of a session included (its initial header is sealed, §4), holds a key, name or plaintext.
       for (const [what, bytes] of secrets) {
-        if (first && what.startsWith(alice.name) && what.endsWith('key')) continue
         expect(containsBytes(m.data, bytes), `${what} in a message`).toBe(false)
         expect(containsBytes(m.data, utf8(toHex(bytes))), `${what} (hex) in a message`).toBe(false)
       }
@@ -116,7 +113,7 @@ describe('attack 20: what the network sees', () => {
     expect(seen.length).toBeGreaterThanOrEqual(3)
   })
 
-  it.fails("attack 20: the first message of a session does not reveal the initiator's identity key (known gap: X3DH initial header in clear)", () => {
+  it("attack 20: the first message of a session does not reveal the initiator's identity key (the initial header is sealed to the responder's signed prekey)", () => {
     const firsts = seen.filter((m) => m.topic.includes('/inbox/'))
     expect(firsts.length).toBeGreaterThan(0)
     for (const m of firsts) for (const [what, bytes] of secrets) expect(containsBytes(m.data, bytes), `${what} in a first message`).toBe(false)
