@@ -154,19 +154,28 @@ describe('attacks on real users', () => {
     const record = await eve.getRecord(prekeyRecordKey(bobKey), { timeoutMs: 5_000 })
     expect(record).toBeDefined()
     const bundle = PrekeyBundle.decode(decodePrekeyRecord(record!))
-    // Eve runs a real X3DH/PQXDH with her own identity, then writes Alice's identity into the header.
+    // Eve runs a real X3DH/PQXDH with her own identity, then seals a header naming Alice with the same
+    // ephemeral key and prekeys: Bob will derive the session from Alice's identity key, which Eve lacks.
     const eveId = IdentityKeyPair.generate()
-    const setup = initiateSession(eveId, bundle)
+    const drawn: Uint8Array[] = []
+    const setup = initiateSession(eveId, bundle, {
+      random: (n) => {
+        const b = randomBytes(n)
+        drawn.push(b)
+        return b
+      }
+    })
     const h = setup.initialHeader
     const aliceInvite = parseInvite((await alice.id()).invite)
     if (aliceInvite.type !== 'contact') throw new Error('expected a contact invite')
     const claimed = InitialHeader.create({
       initiator: IdentityPublicKey.deserialize(aliceInvite.invite.identity.serialize()),
-      ephemeralKey: h.ephemeralKey,
-      signedPrekeyId: h.signedPrekeyId,
+      ephemeralPrivateKey: drawn[0]!,
+      signedPrekey: { id: bundle.signedPrekey.id, publicKey: bundle.signedPrekey.publicKey },
       ...(h.oneTimePrekeyId !== undefined ? { oneTimePrekeyId: h.oneTimePrekeyId } : {}),
       ...(h.pqPrekeyId !== undefined ? { pqPrekeyId: h.pqPrekeyId, kemCiphertext: h.kemCiphertext! } : {})
     })
+    expect(claimed.ephemeralKey).toEqual(h.ephemeralKey)
     const session = RatchetSession.initAlice(setup.secrets, setup.theirRatchetKey)
     const content = encodeContent({ type: 'text', body: 'I am alice, send me your keys', sentAt: Date.now(), messageId: randomBytes(16) })
     const m = session.encrypt(pad(content)).message

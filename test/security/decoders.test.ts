@@ -90,7 +90,13 @@ function versioned(): Array<{
     },
     { name: 'prekey bundle', bytes: bundle.encode(), lower: first, decode: (b) => PrekeyBundle.decode(b) },
     { name: 'identity public key', bytes: alice.publicKey.serialize(), lower: first, decode: (b) => IdentityPublicKey.deserialize(b) },
-    { name: 'initial header', bytes: setup.initialHeader.encode(), lower: first, decode: (b) => InitialHeader.decode(b) },
+    { name: 'initial header', bytes: setup.initialHeader.encode(), lower: first, decode: (b) => InitialHeader.open(bob, bobPrekeys, b) },
+    {
+      name: 'initial header (retired version 1, identity in clear)',
+      bytes: setup.initialHeader.encode(),
+      lower: (b) => Uint8Array.of(1, ...b.subarray(1)),
+      decode: (b) => InitialHeader.open(bob, bobPrekeys, b)
+    },
     { name: 'ratchet state', bytes: RatchetSession.initAlice(setup.secrets, setup.theirRatchetKey).serialize(), lower: first, decode: (b) => RatchetSession.deserialize(b) },
     { name: 'control statement', bytes: encodeControlStatement(statement), lower: first, decode: decodeControlStatement },
     { name: 'epoch key grant', bytes: encodeEpochKeyGrant({ epoch: next, statement }), lower: first, decode: decodeEpochKeyGrant },
@@ -129,7 +135,7 @@ describe('attack 14: protocol downgrade', () => {
     // A protobuf format whose version field is left out entirely reads as version 0: also refused.
     const env = encodeEnvelope({ kind: 'community', timestamp: T, sealed: new Uint8Array(400).fill(5) })
     expect(() => decodeEnvelope(env.subarray(2))).toThrow(UnsupportedVersionError)
-    expect(cases.length).toBe(15)
+    expect(cases.length).toBe(16)
   })
 
   it('attack 14: a lowered version inside the encryption (ratchet header, community inner message) is rejected', () => {
@@ -172,7 +178,7 @@ describe('attack 15: oversized, truncated and malformed input', () => {
     rejectedQuickly(() => decodeContactInvite(huge), 'contact invite')
     rejectedQuickly(() => decodeCommunityInvite(huge), 'community invite')
     rejectedQuickly(() => PrekeyBundle.decode(huge), 'bundle')
-    rejectedQuickly(() => InitialHeader.decode(huge), 'initial header')
+    rejectedQuickly(() => InitialHeader.open(bob, bobPrekeys, huge), 'initial header')
     rejectedQuickly(() => RatchetSession.deserialize(huge), 'ratchet state')
     rejectedQuickly(() => decodeControlStatement(huge), 'control statement')
     rejectedQuickly(() => decodeEpochKeyGrant(huge), 'grant')

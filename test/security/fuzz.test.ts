@@ -110,11 +110,11 @@ const decoders: Decoder[] = [
   { name: 'prekey record wrapper', seed: encodePrekeyRecord(bundle.encode()), decode: decodePrekeyRecord, encode: encodePrekeyRecord },
   { name: 'prekey bundle', seed: bundle.encode(), decode: (b) => PrekeyBundle.decode(b), encode: (v: PrekeyBundle) => v.encode() },
   { name: 'identity public key', seed: alice.publicKey.serialize(), decode: (b) => IdentityPublicKey.deserialize(b), encode: (v: IdentityPublicKey) => v.serialize() },
-  { name: 'initial header', seed: setup.initialHeader.encode(), decode: (b) => InitialHeader.decode(b), encode: (v: InitialHeader) => v.encode() },
+  { name: 'initial header', seed: setup.initialHeader.encode(), decode: (b) => InitialHeader.open(bob, bobPrekeys, b), encode: (v: InitialHeader) => v.encode() },
   {
     name: 'initial header + set-up',
     seed: setup.initialHeader.encode(),
-    decode: (b) => respondSession(bob, bobPrekeys, InitialHeader.decode(b))
+    decode: (b) => respondSession(bob, bobPrekeys, b)
   },
   { name: 'ratchet state', seed: aliceSession.serialize(), decode: (b) => RatchetSession.deserialize(b), encode: (v: RatchetSession) => v.serialize() },
   {

@@ -5,11 +5,11 @@ import { CommunityEpoch, createReceiverState, createSenderChain, openCommunityMe
 import { createControlStatement, verifyControlStatement } from '../../src/crypto/community-control.js'
 import { InvalidKeyError, SignatureError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair, IdentityPublicKey } from '../../src/crypto/identity.js'
-import { LocalPrekeys, PrekeyBundle } from '../../src/crypto/prekeys.js'
-import { ed25519Verify, ed25519VerifyOrThrow, fromHex, randomBytes, toHex, utf8, x25519CheckPublic } from '../../src/crypto/primitives.js'
+import { LocalPrekeys, PrekeyBundle, u32be } from '../../src/crypto/prekeys.js'
+import { concatBytes, ed25519Verify, ed25519VerifyOrThrow, fromHex, randomBytes, toHex, utf8, x25519CheckPublic } from '../../src/crypto/primitives.js'
 import { RatchetSession } from '../../src/crypto/ratchet.js'
 import { encodeHeader, headerAssociatedData, sealHeader } from '../../src/crypto/ratchet-kdf.js'
-import { InitialHeader } from '../../src/crypto/x3dh.js'
+import { INITIAL_HEADER_VERSION, InitialHeader } from '../../src/crypto/x3dh.js'
 import { fixedSecrets, parseState } from '../crypto/ratchet-helpers.js'
 import { wycheproof } from './helpers.js'
 
@@ -43,7 +43,8 @@ describe('attack 7: low-order and non-canonical X25519 public keys', () => {
   it('attack 7: Wycheproof low-order and non-canonical X25519 keys are rejected in prekeys, identities, initial headers and ratchet keys', () => {
     expect(badX25519.length).toBeGreaterThanOrEqual(27)
     const owner = IdentityKeyPair.generate()
-    const good = LocalPrekeys.generate(owner, { oneTimeCount: 1 }).bundle(owner)
+    const ownerPrekeys = LocalPrekeys.generate(owner, { oneTimeCount: 1 })
+    const good = ownerPrekeys.bundle(owner)
     const ratchetKey = LocalPrekeys.generate(IdentityKeyPair.generate(), { oneTimeCount: 0 }).signedPrekey(1)
     const alice = RatchetSession.initAlice(fixedSecrets(), ratchetKey.publicKey)
     const bob = RatchetSession.initBob(fixedSecrets(), ratchetKey)
@@ -63,11 +64,17 @@ describe('attack 7: low-order and non-canonical X25519 public keys', () => {
       ).toThrow(InvalidKeyError)
       // An identity's DH key.
       expect(() => IdentityPublicKey.fromParts(owner.publicKey.signingKey, bad, owner.sign(bad)), label).toThrow(InvalidKeyError)
-      // The initiator's ephemeral key in an initial header.
-      expect(() => InitialHeader.create({ initiator: owner.publicKey, ephemeralKey: bad, signedPrekeyId: 1 }), label).toThrow(InvalidKeyError)
+      // The initiator's ephemeral key in an initial header (its clear part: version, EK_A, signed prekey id),
+      // checked before anything is derived from it; and a bad signed prekey given to the initiator.
+      const header = concatBytes(Uint8Array.of(INITIAL_HEADER_VERSION), bad, u32be(good.signedPrekey.id), randomBytes(200))
+      expect(() => InitialHeader.open(owner, ownerPrekeys, header), label).toThrow(InvalidKeyError)
+      expect(
+        () => InitialHeader.create({ initiator: owner.publicKey, ephemeralPrivateKey: randomBytes(32), signedPrekey: { id: 1, publicKey: bad } }),
+        label
+      ).toThrow(InvalidKeyError)
       // A ratchet key in a header encrypted under the right header key (a compromised or malicious contact).
-      const header = sealHeader(hks!, randomBytes(24), encodeHeader(bad, 0, 0), headerAssociatedData(ad))
-      expect(() => bob.decrypt({ header, ciphertext: randomBytes(48) }), label).toThrow(InvalidKeyError)
+      const sealedHeader = sealHeader(hks!, randomBytes(24), encodeHeader(bad, 0, 0), headerAssociatedData(ad))
+      expect(() => bob.decrypt({ header: sealedHeader, ciphertext: randomBytes(48) }), label).toThrow(InvalidKeyError)
     }
     // The same paths accept a good key (the checks are not simply refusing everything).
     const fine = alice.encrypt(utf8('ok'))
