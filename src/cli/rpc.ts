@@ -7,7 +7,8 @@
  *   (`null` for an omitted optional argument), e.g. `{"jsonrpc":"2.0","id":1,"method":"send","params":["bob","hi"]}`.
  * - `subscribe` (no params) returns `{ subscription: n }`; the server then sends notifications
  *   `{"jsonrpc":"2.0","method":"message","params":{"subscription":n,"message":MessageView}}` for every
- *   message stored or changed, until `unsubscribe` `[n]` or the connection closes.
+ *   message stored or changed, until `unsubscribe` `[n]` or the client ends its side of the connection.
+ * - A client may half-close after its requests: the server answers them, then closes.
  * - Batches are not supported (answered with Invalid Request).
  * - App errors: code -32000, `message` the app's message, `data.code` the app's error code.
  */
@@ -175,7 +176,8 @@ export class RpcServer {
 
   /** Listens on `path` (which must not exist) and makes the socket readable by the user only. */
   async listen(path: string): Promise<void> {
-    const server = createServer((socket) => this.handleConnection(socket))
+    // Half-open: a client may send its requests and shut down its side (`nc -N`), then read the answers.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.handleConnection(socket))
     this.#server = server
     // The umask closes the window between bind() and chmod(); the data directory is 0700 anyway.
     const oldMask = process.umask(0o177)
@@ -201,6 +203,19 @@ export class RpcServer {
     const send = (message: object): void => {
       if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(message) + '\n')
     }
+    let inFlight = 0
+    let inputEnded = false
+    // Once the client has finished sending (half-close) and every answer is out, close our side too.
+    // A subscription lasts only while the client keeps its side open.
+    const maybeEnd = (): void => {
+      if (inputEnded && inFlight === 0) socket.end()
+    }
+    socket.on('end', () => {
+      inputEnded = true
+      for (const unsubscribe of subscriptions.values()) unsubscribe()
+      subscriptions.clear()
+      maybeEnd()
+    })
     const cleanup = (): void => {
       for (const unsubscribe of subscriptions.values()) unsubscribe()
       subscriptions.clear()
@@ -276,12 +291,17 @@ export class RpcServer {
           continue
         }
         const call = this.api[method] as (...a: unknown[]) => Promise<unknown>
+        inFlight++
         Promise.resolve()
           .then(() => call.apply(this.api, args))
           .then(
             (result) => respond(id, { result: result ?? null }),
             (err: unknown) => respond(id, { error: toRpcError(err) })
           )
+          .finally(() => {
+            inFlight--
+            maybeEnd()
+          })
       }
     })
   }

@@ -128,6 +128,17 @@ describe('RpcServer and RemoteApi over a Unix socket', () => {
     expect(await c.next()).toMatchObject({ id: 5, result: { name: 'me' } })
   })
 
+  it('answers a client that sent its request and shut down its side (half-close), then closes', async () => {
+    const socket = createConnection({ path, allowHalfOpen: true })
+    clients.push(socket)
+    let text = ''
+    socket.on('data', (d: Buffer) => (text += d.toString()))
+    const closed = new Promise<void>((r) => socket.once('end', () => r()))
+    socket.end('{"jsonrpc":"2.0","id":1,"method":"contactAdd","params":["invite:bob"]}\n')
+    await closed
+    expect(JSON.parse(text)).toMatchObject({ id: 1, result: { name: 'bob' } })
+  })
+
   it('does not answer notifications (requests without id)', async () => {
     const c = await raw()
     c.socket.write('{"jsonrpc":"2.0","method":"contactAdd","params":["invite:carol"]}\n')
