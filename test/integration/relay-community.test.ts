@@ -8,9 +8,9 @@ import { fromHex } from '../../src/crypto/primitives.js'
 import { cleanup, startUser, type TestUser } from './helpers.js'
 import { communityCount, expectHistory, filesContaining, post, relayCount, startRelay } from './relay-helpers.js'
 
-/** The figure: 2,000 messages posted while the member is away (4 posters x 500). */
-const POSTERS = 4
-const PER_POSTER = 500
+/** The figure: 2,000 messages posted while the member is away (2 posters x 1,000). */
+const POSTERS = 2
+const PER_POSTER = 1000
 const TOTAL = POSTERS * PER_POSTER
 
 describe('a member offline while 2,000 messages are posted', () => {
