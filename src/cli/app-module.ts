@@ -5,26 +5,8 @@
  */
 import type { IdView, SottoApp, SottoOptions } from '../app/api.js'
 import type * as AppIndex from '../app/index.js'
+import type { RelayHandle, RelayOptions } from '../app/index.js'
 import { CliError } from './errors.js'
-
-/** Options of the always-on ciphertext relay (`sotto relay`). */
-export interface RelayOptions {
-  home: string
-  listen?: string[]
-  bootstrap?: string[]
-  mdns?: boolean
-  /** Topic ids (hex) whose ciphertext the relay keeps and serves. */
-  serve?: string[]
-  passphrase?: string
-  argon2?: { opsLimit: number; memLimit: number }
-}
-
-/** A running relay. */
-export interface RelayHandle {
-  peerId: string
-  addresses: string[]
-  stop(): Promise<void>
-}
 
 /** What the CLI uses from src/app/index.ts. */
 export interface AppModule {
@@ -34,7 +16,7 @@ export interface AppModule {
 }
 
 /** Compile-time check that src/app/index.ts provides what `loadApp` promises. */
-type Provides<T extends Pick<AppModule, 'initSotto' | 'openSotto'>> = T
+type Provides<T extends Required<AppModule>> = T
 /** The app entry point's type, checked against `AppModule`. */
 export type AppIndexModule = Provides<typeof AppIndex>
 

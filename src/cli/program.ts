@@ -4,11 +4,12 @@
  * connection, the app layer) comes from the context so that tests can drive it in-process.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { join, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import type { MessageStatus, MessageView, SottoApi } from '../app/api.js'
 import { type AppModule, loadApp } from './app-module.js'
 import { runChat } from './chat.js'
-import { claimSocket, startDaemon } from './daemon.js'
+import { claimSocket, listenError, startDaemon } from './daemon.js'
 import { runDemo } from './demo.js'
 import { CliError, DaemonNotRunningError, ExitCode, errorLine, exitCodeFor, UsageError } from './errors.js'
 import { ensureHome, resolveHome, socketPath } from './home.js'
@@ -418,38 +419,64 @@ export function buildProgram(ctx: CliContext): Command {
 
   const relay = program
     .command('relay')
-    .description('run an always-on relay that keeps and forwards ciphertext of the topics it serves')
-    .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
-    .option('--bootstrap <multiaddr>', 'peer to connect to first (repeatable)', collect, [])
-    .option('--serve <topicId>', 'topic id to keep and serve (repeatable; `sotto community list` shows it)', collect, [])
-    .option('--no-mdns', 'do not discover peers on the local network')
+    .description('run an always-on relay that keeps and serves ciphertext of the topics it is given (it can read none)')
+    .option('--home <dir>', 'the relay\'s own data directory (default: <data directory>/relay)')
+    .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
+    .option('--bootstrap <multiaddr>', 'peer to connect to first, with /p2p/ id (repeatable)', collect, [])
+    .option('--serve <topicId>', 'community topic id to keep and serve (repeatable; `sotto community list` shows it)', collect, [])
+    .option('--open', 'also serve topics that any peer asks for (default: only --serve and --allow peers)')
+    .option('--allow <peerId>', 'peer whose requests to serve topics are accepted (repeatable)', collect, [])
+    .option('--mdns', 'discover peers on the local network (off by default for a relay)')
     .option('--json', 'print events as JSON lines')
-    .action(async (opts: { listen: string[]; bootstrap: string[]; serve: string[]; mdns: boolean; json?: boolean }) => {
-      const app = await ctx.loadApp()
-      if (typeof app.runRelay !== 'function') throw new CliError('the relay is not available in this version of sotto yet')
-      const dir = home()
-      await ensureHome(dir)
-      const handle = await app.runRelay({
-        home: dir,
-        listen: opts.listen.length > 0 ? opts.listen : undefined,
-        bootstrap: opts.bootstrap,
-        serve: opts.serve,
-        mdns: opts.mdns,
-        passphrase: ctx.env.SOTTO_PASSPHRASE || undefined,
-        argon2: argon2FromEnv(ctx.env)
-      })
-      if (opts.json) printJsonLines(out, [{ event: 'ready', peerId: handle.peerId, addresses: handle.addresses }])
-      else out.write(`sotto relay ready: peer ${handle.peerId} on ${handle.addresses.join(' ')}\n`)
-      await new Promise<void>((resolve) => {
-        const detach = ctx.onInterrupt(() => {
-          detach()
-          resolve()
+    .action(
+      async (opts: {
+        home?: string
+        listen: string[]
+        bootstrap: string[]
+        serve: string[]
+        open?: boolean
+        allow: string[]
+        mdns?: boolean
+        json?: boolean
+      }) => {
+        const app = await ctx.loadApp()
+        if (typeof app.runRelay !== 'function') throw new CliError('the relay is not available in this version of sotto yet')
+        const dir = opts.home === undefined ? join(home(), 'relay') : resolve(opts.home)
+        await ensureHome(dir)
+        const handle = await app.runRelay({
+          home: dir,
+          listen: opts.listen.length > 0 ? opts.listen : undefined,
+          bootstrap: opts.bootstrap,
+          serve: opts.serve,
+          open: opts.open === true,
+          allow: opts.allow,
+          mdns: opts.mdns === true,
+          // Without a passphrase the relay keeps a random store key in <dir>/relay.key (0600).
+          passphrase: ctx.env.SOTTO_PASSPHRASE || undefined,
+          argon2: argon2FromEnv(ctx.env)
+        }).catch((err: unknown) => {
+          throw listenError(err) ?? err
         })
-      })
-      await handle.stop()
-      if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
-      else out.write('sotto relay stopped\n')
-    })
+        const status = await handle.status()
+        if (opts.json) {
+          printJsonLines(out, [{ event: 'ready', peerId: handle.peerId, addresses: handle.addresses, home: dir, topics: status.topics.length }])
+        } else {
+          out.write(
+            `sotto relay ready: peer ${handle.peerId} on ${handle.addresses.join(' ') || '(no addresses)'}, ` +
+              `serving ${status.topics.length} topic${status.topics.length === 1 ? '' : 's'}${status.open ? ' (open)' : ''}\n`
+          )
+        }
+        await new Promise<void>((resolve) => {
+          const detach = ctx.onInterrupt(() => {
+            detach()
+            resolve()
+          })
+        })
+        await handle.stop()
+        if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
+        else out.write('sotto relay stopped\n')
+      }
+    )
   relay
     .command('use')
     .description('tell your daemon to use a relay (its multiaddr with /p2p/ id)')

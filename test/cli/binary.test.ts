@@ -372,6 +372,28 @@ describe('the built sotto command with the app', () => {
     }
   }, 120_000)
 
+  it('a relay serves a community topic; a daemon is told to use it; bad topics are one-line errors', async () => {
+    const home = await network(['alice'])
+    const created = await sotto(['community', 'create', 'garden', '--json'], home.alice!)
+    const topicId = JSON.parse(created.stdout).topicId as string
+    const relayHome = await newHome()
+    const bad = await sotto(['relay', '--home', relayHome, '--serve', 'not-a-topic', '--listen', '/ip4/127.0.0.1/tcp/0'], relayHome)
+    expect(bad.code).toBe(1)
+    oneLine(bad)
+    const relay = new Running(['relay', '--json', '--home', relayHome, '--serve', topicId, '--listen', '/ip4/127.0.0.1/tcp/0'], relayHome)
+    running.push(relay)
+    const ready = JSON.parse(await relay.line((l) => l.includes('"ready"')))
+    expect(ready).toMatchObject({ peerId: expect.stringMatching(/^12D3Koo/), topics: 1, home: relayHome })
+    const address = (ready.addresses as string[]).find((a) => a.includes('/127.0.0.1/'))!
+    const full = address.includes('/p2p/') ? address : `${address}/p2p/${ready.peerId}`
+    const use = await sotto(['relay', 'use', full], home.alice!)
+    expect(use.code).toBe(0)
+    expect(use.stdout).toContain(full)
+    expect(JSON.parse((await sotto(['status', '--json'], home.alice!)).stdout).relays).toContain(full)
+    expect(await relay.stop()).toBe(0)
+    expect(relay.stdout.trim().split('\n').at(-1)).toBe('{"event":"stopped"}')
+  }, 120_000)
+
   it('sotto demo runs its steps and cleans up', async () => {
     const r = await sotto(['demo'], await newHome())
     expect(r.stderr).toBe('')

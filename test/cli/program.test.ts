@@ -333,6 +333,40 @@ describe('init, daemon and relay with an app module', () => {
     expect(await done).toBe(0)
   })
 
+  it('relay runs in <data dir>/relay by default with the options given, and stops on interrupt', async () => {
+    let got: Parameters<NonNullable<AppModule['runRelay']>>[0] | undefined
+    let stopped = false
+    const app: Partial<AppModule> = {
+      runRelay: async (o) => {
+        got = o
+        return {
+          peerId: '12D3KooWRelay',
+          addresses: ['/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWRelay'],
+          status: async () => ({ peerId: '12D3KooWRelay', addresses: [], peers: 0, open: true, topics: [], stored: 0, invalid: 0 }),
+          stop: async () => {
+            stopped = true
+          }
+        } as unknown as Awaited<ReturnType<NonNullable<AppModule['runRelay']>>>
+      }
+    }
+    const h = harness({ env: { SOTTO_HOME: dir }, app })
+    const done = run(['relay', '--serve', 'ab'.repeat(32), '--open', '--allow', '12D3KooWPeer', '--listen', '/ip4/127.0.0.1/tcp/0'], h.ctx)
+    await expect.poll(() => h.out()).toContain('sotto relay ready: peer 12D3KooWRelay')
+    expect(h.out()).toContain('serving 0 topics (open)')
+    expect(got).toMatchObject({
+      home: join(dir, 'relay'),
+      serve: ['ab'.repeat(32)],
+      open: true,
+      allow: ['12D3KooWPeer'],
+      mdns: false,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      passphrase: undefined
+    })
+    h.interrupt()
+    expect(await done).toBe(0)
+    expect(stopped).toBe(true)
+  })
+
   it('relay says it is not available when the app has no relay', async () => {
     const h = harness({ env: { SOTTO_HOME: dir }, app: {} })
     expect(await run(['relay'], h.ctx)).toBe(1)
