@@ -76,6 +76,8 @@ describe('padding (PROTOCOL.md §9)', () => {
         const pos = p.length + (at % (padded.length - p.length))
         padded[pos] = (padded[pos]! + delta) & 0xff
         if (pos === p.length && padded[pos] === 0) padded[pos] = 1
+        // A 0x80 written after the marker is the canonical padding of a longer plaintext, not a corruption.
+        fc.pre(!(pos > p.length && padded[pos] === 0x80))
         expect(() => unpad(padded)).toThrow(PaddingError)
       })
     )
