@@ -33,6 +33,11 @@ export const MAX_REQUEST_BYTES = 1024 * 1024
 /** Largest response line the client accepts (64 MiB; history listings can be long). */
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
+/** Requests of one connection worked on at once; beyond this the server stops reading from it. */
+export const MAX_IN_FLIGHT = 64
+/** Output the server buffers for a client that does not read, before it drops the connection (16 MiB). */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024
+
 /** JSON-RPC 2.0 error codes used here. */
 export const RpcErrorCode = {
   parseError: -32700,
@@ -201,7 +206,14 @@ export class RpcServer {
     const subscriptions = new Map<number, () => void>()
     let nextSubscription = 1
     const send = (message: object): void => {
-      if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(message) + '\n')
+      if (socket.destroyed || !socket.writable) return
+      // A client that does not read its answers or notifications is dropped rather than buffered forever.
+      if (socket.writableLength > MAX_UNREAD_BYTES) {
+        log('dropping a client that does not read (%d bytes unread)', socket.writableLength)
+        socket.destroy()
+        return
+      }
+      socket.write(JSON.stringify(message) + '\n')
     }
     let inFlight = 0
     let inputEnded = false
@@ -300,8 +312,11 @@ export class RpcServer {
           )
           .finally(() => {
             inFlight--
+            if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume()
             maybeEnd()
           })
+        // Backpressure: stop reading requests while too many are being worked on.
+        if (inFlight >= MAX_IN_FLIGHT) socket.pause()
       }
     })
   }

@@ -216,3 +216,19 @@ describe('RpcClient.connect', () => {
     await rm(dir, { recursive: true, force: true })
   })
 })
+
+describe('RpcServer backpressure', () => {
+  it('answers every one of many pipelined requests, in spite of the in-flight bound', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-rpc-'))
+    const path = join(dir, 'sotto.sock')
+    const server = new RpcServer(new FakeApi())
+    await server.listen(path)
+    const remote = await RemoteApi.connect(path)
+    const results = await Promise.all(Array.from({ length: 500 }, () => remote.status()))
+    expect(results).toHaveLength(500)
+    expect(new Set(results.map((r) => r.peerId))).toEqual(new Set(['12D3KooWFake']))
+    remote.close()
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+})
