@@ -1,11 +1,13 @@
 // 1:1 messages through a relay, when sender and recipient are never online together. Real nodes on
 // 127.0.0.1 TCP, real LevelDB stores (Argon2id: TEST_ARGON2, a test-only setting).
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { RelayTopicStatus, requestRelayService } from '../../src/node/relay-protocol.js'
 import { inboxTopic, prekeyRecordKey } from '../../src/protocol/index.js'
-import { cleanup, startUser, type TestUser, waitForMessage } from './helpers.js'
+import { cleanup, startUser, type TestUser, tempHome, waitForMessage } from './helpers.js'
 import { filesContaining, relayCount, startRelay } from './relay-helpers.js'
 
 async function signingKey(user: TestUser): Promise<Uint8Array> {
@@ -68,6 +70,15 @@ describe('1:1 through a relay', () => {
 
     await relay.stop()
     expect(await filesContaining(relay.home, [canary])).toEqual([])
+  })
+
+  it('the plaintext search finds a canary that a plain LevelDB holds (control for the relay checks)', async () => {
+    const canary = `canary${randomBytes(6).toString('hex')}`
+    const dir = await tempHome('sotto-control-')
+    const db = new ClassicLevel<string, string>(join(dir, 'db'))
+    for (let i = 0; i < 2000; i++) await db.put(`k${i}`, `${randomBytes(100).toString('base64')}${i === 1234 ? canary : ''}`)
+    await db.close()
+    expect((await filesContaining(dir, [canary])).length).toBeGreaterThan(0)
   })
 
   it('a relay that is not open serves only the topics it was given; an allowed peer may ask', { timeout: 30_000 }, async () => {
