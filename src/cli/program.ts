@@ -288,11 +288,11 @@ export function buildProgram(ctx: CliContext): Command {
     .command('send')
     .description("send a message to a contact or to a community ('#name', quoted in the shell)")
     .argument('<to>', "contact name or '#community'")
-    .argument('<text...>', 'the message (words are joined with spaces)')
+    .argument('<text...>', "the message (words are joined with spaces; '-' reads it from stdin)")
     .option('--json', 'print the stored message as JSON')
     .action((to: string, words: string[], opts: { json?: boolean }) =>
       withApi(async (api) => {
-        const text = words.join(' ')
+        const text = words.length === 1 && words[0] === '-' ? (await readAll(ctx.stdin)).replace(/\n$/, '') : words.join(' ')
         if (text.trim() === '') throw new UsageError('the message is empty')
         const m = await api.send(to, text)
         if (opts.json) return printJsonLines(out, [m])
@@ -605,6 +605,22 @@ async function readMessages(
   } finally {
     unsubscribe()
   }
+}
+
+/** Largest message read from stdin by `send TO -` (the app enforces its own limit below this). */
+const MAX_STDIN_BYTES = 1024 * 1024
+
+/** Reads a stream to its end as UTF-8, refusing more than MAX_STDIN_BYTES. */
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    size += bytes.length
+    if (size > MAX_STDIN_BYTES) throw new UsageError(`the message on stdin is longer than ${MAX_STDIN_BYTES} bytes`)
+    chunks.push(bytes)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function qr(text: string): Promise<string> {

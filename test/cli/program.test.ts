@@ -146,6 +146,15 @@ describe('commands against the daemon', () => {
     expect(await run(['send', 'nobody', 'x'], harness({ api }).ctx)).toBe(1)
   })
 
+  it("send TO - reads the message from stdin", async () => {
+    const api = new FakeConnection()
+    await api.contactAdd('invite:bob')
+    const h = harness({ api })
+    ;(h.ctx.stdin as PassThrough).end('line one\nline two\n')
+    expect(await run(['send', 'bob', '-'], h.ctx)).toBe(0)
+    expect(api.calls.at(-1)).toEqual({ method: 'send', args: ['bob', 'line one\nline two'] })
+  })
+
   it('read --json prints one message per line with the documented fields, and marks read', async () => {
     const api = new FakeConnection()
     await api.contactAdd('invite:bob')
