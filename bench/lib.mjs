@@ -22,39 +22,59 @@ export function machine() {
 }
 
 /**
- * Runs `tasks` ([name, fn] pairs, fn sync or async, one operation per call) in one tinybench Bench, one
- * after the other, with warm-up. Returns per task: median ops/s (1000 / median latency), mean ops/s, the
- * relative margin of error of the mean, median absolute deviation and p99 of the latency, and the sample
- * count. Ratios in the tables use the medians.
+ * Runs `tasks` ([name, fn] pairs, fn sync or async, one operation per call) with tinybench, with warm-up, in
+ * `rounds` interleaved rounds (the task order rotates from round to round), so that a slow spell of the shared
+ * machine hits every task alike. Per task: ops/s = median over the rounds of 1000 / median latency, the
+ * per-round figures, the mean ops/s, the relative margin of error of the mean and the p99 latency of the
+ * last round, and the sample count. Ratios in the tables are medians of the per-round ratios (ratioOf).
  */
 export async function measure(tasks, opts = {}) {
-  const time = opts.time ?? (QUICK ? 250 : 2000)
-  const bench = new Bench({
-    time,
-    warmupTime: opts.warmupTime ?? (QUICK ? 80 : 500),
-    iterations: opts.iterations ?? (QUICK ? 10 : 64),
-    warmupIterations: opts.warmupIterations ?? (QUICK ? 5 : 32),
-    throws: true
-  })
-  for (const [name, fn] of tasks) bench.add(name, fn)
-  await bench.run()
-  const out = {}
-  for (const task of bench.tasks) {
-    const r = task.result
-    if (r.state !== 'completed') throw new Error(`${task.name}: ${r.state} ${r.error ?? ''}`)
-    const l = r.latency
-    out[task.name] = {
-      opsPerSecond: Math.round(1000 / l.p50),
-      meanOpsPerSecond: Math.round(r.throughput.mean),
-      latencyP50Ms: round(l.p50, 5),
-      latencyMadMs: round(l.mad, 5),
-      latencyP99Ms: round(l.p99, 5),
-      rmePercent: round(l.rme, 2),
-      samples: l.samplesCount ?? r.latency.samples?.length ?? null
+  const rounds = opts.rounds ?? (QUICK ? 2 : 5)
+  const time = opts.time ?? (QUICK ? 150 : 600)
+  const per = new Map(tasks.map(([name]) => [name, []]))
+  for (let r = 0; r < rounds; r++) {
+    const bench = new Bench({
+      time,
+      warmupTime: opts.warmupTime ?? (QUICK ? 50 : 150),
+      iterations: opts.iterations ?? (QUICK ? 10 : 32),
+      warmupIterations: opts.warmupIterations ?? (QUICK ? 5 : 16),
+      throws: true
+    })
+    const order = tasks.map((_, i) => tasks[(i + r) % tasks.length])
+    for (const [name, fn] of order) bench.add(name, fn)
+    await bench.run()
+    for (const task of bench.tasks) {
+      const res = task.result
+      if (res.state !== 'completed') throw new Error(`${task.name}: ${res.state} ${res.error ?? ''}`)
+      per.get(task.name).push(res)
     }
-    console.log(`  ${task.name}: ${out[task.name].opsPerSecond.toLocaleString('en-US')} ops/s (median; ±${out[task.name].rmePercent} %)`)
+  }
+  const out = {}
+  for (const [name] of tasks) {
+    const results = per.get(name)
+    const ops = results.map((x) => 1000 / x.latency.p50)
+    const last = results[results.length - 1]
+    out[name] = {
+      opsPerSecond: Math.round(median(ops)),
+      rounds: ops.map((x) => Math.round(x)),
+      meanOpsPerSecond: Math.round(median(results.map((x) => x.throughput.mean))),
+      latencyP50Ms: round(median(results.map((x) => x.latency.p50)), 5),
+      latencyMadMs: round(last.latency.mad, 5),
+      latencyP99Ms: round(median(results.map((x) => x.latency.p99)), 5),
+      rmePercent: round(median(results.map((x) => x.latency.rme)), 2),
+      samples: results.reduce((a, x) => a + (x.latency.samplesCount ?? 0), 0)
+    }
+    console.log(`  ${name}: ${out[name].opsPerSecond.toLocaleString('en-US')} ops/s (median of ${rounds} rounds: ${out[name].rounds.join(', ')})`)
   }
   return out
+}
+
+/** Median over the rounds of a.ops / b.ops (both from one measure() call); falls back to the medians. */
+export function ratioOf(a, b) {
+  if (Array.isArray(a.rounds) && Array.isArray(b.rounds) && a.rounds.length === b.rounds.length) {
+    return median(a.rounds.map((x, i) => x / b.rounds[i]))
+  }
+  return a.opsPerSecond / b.opsPerSecond
 }
 
 /** Rounds to `digits` decimals. */
@@ -69,9 +89,11 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 }
 
-/** Median of numbers. */
+/** Median of numbers (the mean of the middle two for an even count). */
 export function median(xs) {
-  return percentile([...xs].sort((a, b) => a - b), 50)
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
 /** Writes bench/results/<name>.json. */
