@@ -16,6 +16,24 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
 /** Default bound on one DHT record value (bytes), checked before the injected validator runs. */
 export const DEFAULT_MAX_RECORD_SIZE = 16 * 1024
 
+/**
+ * DHT records kept per record prefix (`sotto-prekeys`, `sotto-peers`), in memory; past it the record stored
+ * longest ago is evicted (PROTOCOL.md 13.10). Memory bound: this times the prefix's largest valid record.
+ */
+export const MAX_RECORDS_PER_NAMESPACE = 10_000
+
+/** Provider entries (rendezvous CID, provider) kept, in memory; past it the oldest is evicted (PROTOCOL.md 13.10). */
+export const MAX_PROVIDER_RECORDS = 10_000
+
+/** Inbound `PUT_VALUE` requests accepted from one peer per `DHT_QUOTA_WINDOW_MS`; more are refused. */
+export const DHT_PUTS_PER_PEER = 64
+
+/** Inbound `ADD_PROVIDER` requests accepted from one peer per `DHT_QUOTA_WINDOW_MS`; more are ignored. */
+export const DHT_PROVIDES_PER_PEER = 64
+
+/** The window of the per-peer DHT quotas, ms. */
+export const DHT_QUOTA_WINDOW_MS = 60_000
+
 /** Multicodec `raw` (CID content type of rendezvous CIDs). */
 export const CODEC_RAW = 0x55
 /** Multicodec `sha2-256` (multihash function of rendezvous CIDs). */

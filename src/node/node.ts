@@ -18,8 +18,6 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { MemoryDatastore } from 'datastore-core'
-import { LevelDatastore } from 'datastore-level'
 import { type Datastore, Key } from 'interface-datastore'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
@@ -28,11 +26,17 @@ import {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_RECORD_SIZE,
   DHT_PROTOCOL,
+  DHT_PROVIDES_PER_PEER,
+  DHT_PUTS_PER_PEER,
+  DHT_QUOTA_WINDOW_MS,
   LOOPBACK_IPS,
+  MAX_PROVIDER_RECORDS,
+  MAX_RECORDS_PER_NAMESPACE,
   messageId,
   rendezvousCid,
   sottoTopicScoreParams
 } from './config.js'
+import { DHT_DATASTORE_PREFIX, type NodeDatastore, openNodeDatastore, PeerQuota } from './dht-store.js'
 import {
   InvalidAddressError,
   InvalidRecordKeyError,
@@ -77,8 +81,19 @@ export interface SottoNodeInit {
   records?: Record<string, RecordType>
   /** Gossipsub topic validator, run on every message of every subscribed topic; default accepts all. */
   topicValidator?: TopicValidator
-  /** Directory of a LevelDB datastore for the peer store, DHT records and provider records. */
+  /**
+   * Directory of a LevelDB datastore for the peer store (peer ids, addresses, protocols). DHT records and
+   * provider records are kept in memory only, never there (PROTOCOL.md 13.10).
+   */
   peerStorePath?: string
+  /** DHT records kept per record prefix, in memory; default 10 000 (`MAX_RECORDS_PER_NAMESPACE`). */
+  maxRecordsPerNamespace?: number
+  /** DHT provider entries kept, in memory; default 10 000 (`MAX_PROVIDER_RECORDS`). */
+  maxProviderRecords?: number
+  /** Inbound `PUT_VALUE` requests accepted per peer per minute; default 64 (`DHT_PUTS_PER_PEER`). */
+  dhtPutsPerPeer?: number
+  /** Inbound `ADD_PROVIDER` requests accepted per peer per minute; default 64 (`DHT_PROVIDES_PER_PEER`). */
+  dhtProvidesPerPeer?: number
   /** Bound on a message's data, bytes; default 64 KiB. */
   maxMessageSize?: number
   /** Bound on a DHT record value, bytes; default 16 KiB. */
@@ -194,6 +209,8 @@ export interface SottoNode {
   peerScore(peerId: string): number
   /** Number of peers in the DHT routing table. */
   dhtSize(): number
+  /** Number of DHT records this node holds (its own and others') under a record prefix, e.g. `sotto-prekeys`. */
+  heldRecords(prefix: string): number
   /** Resolves once the DHT routing table holds at least `n` peers. */
   waitForDhtPeers(n: number, signal?: AbortSignal): Promise<void>
   /** Stores a record locally and on the closest DHT peers; returns how many remote peers accepted it. */
@@ -243,7 +260,7 @@ function recordPrefix(key: Uint8Array): string {
 
 /** Where kad-dht keeps a record in the datastore (its default prefix `/dht`, then `/record/<base32 key>`). */
 function storedRecordKey(key: Uint8Array): Key {
-  return new Key(`/dht/record/${uint8ArrayToString(key, 'base32')}`, false)
+  return new Key(`${DHT_DATASTORE_PREFIX}/record/${uint8ArrayToString(key, 'base32')}`, false)
 }
 
 async function storedRecord(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -299,6 +316,7 @@ class SottoNodeImpl implements SottoNode {
   readonly libp2p: SottoLibp2p
   readonly peerId: string
   private readonly privateKey: PrivateKey
+  private readonly store: NodeDatastore
   private readonly datastore: Datastore
   private readonly records: Record<string, RecordType>
   private readonly maxMessageSize: number
@@ -311,13 +329,14 @@ class SottoNodeImpl implements SottoNode {
   constructor(
     libp2p: SottoLibp2p,
     privateKey: PrivateKey,
-    datastore: Datastore,
+    store: NodeDatastore,
     records: Record<string, RecordType>,
     init: SottoNodeInit
   ) {
     this.libp2p = libp2p
     this.privateKey = privateKey
-    this.datastore = datastore
+    this.store = store
+    this.datastore = store.datastore
     this.peerId = libp2p.peerId.toString()
     this.records = records
     this.maxMessageSize = init.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
@@ -355,7 +374,8 @@ class SottoNodeImpl implements SottoNode {
 
   async start(): Promise<void> {
     if (this.running) return
-    if (this.datastore instanceof LevelDatastore && this.datastore.db.status !== 'open') await this.datastore.open()
+    const level = this.store.level
+    if (level != null && level.db.status !== 'open') await level.open()
     await this.libp2p.start()
     this.running = true
     log('started %s on %s', this.peerId, this.addresses().join(' '))
@@ -379,7 +399,7 @@ class SottoNodeImpl implements SottoNode {
     if (!this.running) return
     this.running = false
     await this.libp2p.stop()
-    if (this.datastore instanceof LevelDatastore) await this.datastore.close()
+    await this.store.level?.close()
     log('stopped %s', this.peerId)
   }
 
@@ -563,6 +583,10 @@ class SottoNodeImpl implements SottoNode {
 
   dhtSize(): number {
     return this.routingTable.size
+  }
+
+  heldRecords(prefix: string): number {
+    return this.store.dht.recordCount(prefix)
   }
 
   waitForDhtPeers(n: number, signal?: AbortSignal): Promise<void> {
@@ -795,21 +819,37 @@ export async function createSottoNode(init: SottoNodeInit = {}): Promise<SottoNo
   const maxMessageSize = init.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
   const maxRecordSize = init.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE
 
-  let datastore: Datastore
-  if (init.peerStorePath != null) {
-    const level = new LevelDatastore(init.peerStorePath)
-    await level.open()
-    datastore = level
-  } else {
-    datastore = new MemoryDatastore()
+  const store = await openNodeDatastore(init.peerStorePath, {
+    maxRecordsPerNamespace: init.maxRecordsPerNamespace ?? MAX_RECORDS_PER_NAMESPACE,
+    maxProviderRecords: init.maxProviderRecords ?? MAX_PROVIDER_RECORDS
+  })
+  try {
+    return await buildNode(init, privateKey, store, maxMessageSize, maxRecordSize)
+  } catch (err) {
+    await store.level?.close().catch(() => undefined)
+    throw err
   }
+}
+
+async function buildNode(
+  init: SottoNodeInit,
+  privateKey: PrivateKey,
+  store: NodeDatastore,
+  maxMessageSize: number,
+  maxRecordSize: number
+): Promise<SottoNode> {
+  const datastore = store.datastore
   const types = { ...(init.records ?? {}) }
   const validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>> = {}
   const selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> = {}
+  const check = (key: Uint8Array, value: Uint8Array): Promise<void> => checkRecord(types, datastore, maxRecordSize, key, value)
   for (const [prefix, type] of Object.entries(types)) {
-    validators[prefix] = (key, value) => checkRecord(types, datastore, maxRecordSize, key, value)
+    validators[prefix] = check
     selectors[prefix] = (key, values) => type.select(key, values)
   }
+  // kad-dht adds a validator of its own for `/pk/` records (public keys) unless one is given: sotto has no
+  // such records, so the record check refuses them like any other prefix without a record type.
+  for (const builtin of KAD_BUILTIN_RECORD_PREFIXES) validators[builtin] ??= check
 
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (init.bootstrap != null && init.bootstrap.length > 0) {
@@ -851,7 +891,44 @@ export async function createSottoNode(init: SottoNodeInit = {}): Promise<SottoNo
       })
     }
   })
-  return new SottoNodeImpl(libp2p as SottoLibp2p, privateKey, datastore, types, init)
+  limitInboundDhtRequests(libp2p.services.dht, {
+    PUT_VALUE: new PeerQuota(init.dhtPutsPerPeer ?? DHT_PUTS_PER_PEER, DHT_QUOTA_WINDOW_MS),
+    ADD_PROVIDER: new PeerQuota(init.dhtProvidesPerPeer ?? DHT_PROVIDES_PER_PEER, DHT_QUOTA_WINDOW_MS)
+  })
+  return new SottoNodeImpl(libp2p as SottoLibp2p, privateKey, store, types, init)
+}
+
+/** Record prefixes kad-dht validates by itself when no validator is given for them. */
+const KAD_BUILTIN_RECORD_PREFIXES = ['pk']
+
+/** A kad-dht request handler, as kad-dht 16 keeps them in `rpc.handlers` by message type name. */
+interface KadRequestHandler {
+  handle(peerId: PeerId, msg: unknown): Promise<unknown>
+}
+
+/**
+ * Puts a per-peer quota in front of kad-dht's handlers of the given request types: a request past its
+ * sender's quota fails before it is decoded further or validated, and kad-dht then aborts the stream (a
+ * `PUT_VALUE` sender sees no echo, so the record counts as not stored). kad-dht has no hook for this, so the
+ * handlers are wrapped where kad-dht 16.4 keeps them; if that shape changes, building the node fails rather
+ * than running without the quota.
+ */
+function limitInboundDhtRequests(dht: KadDHT, quotas: Record<string, PeerQuota>): void {
+  const handlers = (dht as unknown as { rpc?: { handlers?: Record<string, KadRequestHandler | undefined> } }).rpc?.handlers
+  for (const [type, quota] of Object.entries(quotas)) {
+    const handler = handlers?.[type]
+    if (handler == null || typeof handler.handle !== 'function') {
+      throw new Error(`kad-dht: no ${type} request handler found to put the per-peer quota on`)
+    }
+    const handle = handler.handle.bind(handler)
+    handler.handle = async (peerId, msg) => {
+      if (!quota.take(peerId.toString())) {
+        log('refused %s from %p: over its quota of %d per %d ms', type, peerId, quota.limit, quota.windowMs)
+        throw new RecordRejectedError(`${type}: peer over its quota of ${quota.limit} requests per ${quota.windowMs} ms`)
+      }
+      return handle(peerId, msg)
+    }
+  }
 }
 
 /** The libp2p instance of a node made by `createSottoNode` (for node-layer modules only). */

@@ -7,6 +7,7 @@ import { ClassicLevel } from 'classic-level'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openSotto, WrongPassphraseAppError } from '../../src/app/index.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
+import { LocalPrekeys } from '../../src/crypto/prekeys.js'
 import { CommunityEpoch } from '../../src/crypto/community.js'
 import { CryptoError } from '../../src/crypto/errors.js'
 import { utf8 } from '../../src/crypto/primitives.js'
@@ -15,6 +16,12 @@ import { ARGON2, cleanup, PASSPHRASE, startUser, type TestUser, waitForMessage }
 
 const CANARY = 'CANARY-at-rest-5e1f0a9c'
 const COMMUNITY = 'Quiet Orchard Circle'
+
+/** The private key of the current signed prekey, from the stored LocalPrekeys. */
+function signedPrekeyPrivate(bytes: Uint8Array, identity: IdentityKeyPair): Uint8Array {
+  const prekeys = LocalPrekeys.deserialize(bytes)
+  return prekeys.signedPrekey(prekeys.bundle(identity).signedPrekey.id).privateKey
+}
 
 function filesUnder(root: string): string[] {
   return readdirSync(root).flatMap((name) => {
@@ -46,7 +53,7 @@ describe('attack 18: at rest', () => {
       const epoch = CommunityEpoch.deserialize((await u.store.getEpochKey(c.id, c.epoch))!)
       needles.push(
         [`${u.name}: identity secret`, identity.subarray(1)],
-        [`${u.name}: prekeys`, (await u.store.getPrekeys())!.subarray(40, 72)],
+        [`${u.name}: signed prekey private key`, signedPrekeyPrivate((await u.store.getPrekeys())!, IdentityKeyPair.deserialize(identity))],
         [`${u.name}: epoch key`, epoch.exportEpochKey()],
         [`${u.name}: community id`, epoch.communityId]
       )
@@ -90,9 +97,10 @@ describe('attack 18: at rest', () => {
     expect(leaks).toEqual([])
   })
 
-  it.fails("attack 18: no contact's identity key is on disk in clear (known gap: the libp2p datastore in peers/ is not encrypted)", () => {
-    // peers/ is libp2p's own LevelDB: its peer store (peer ids, addresses) and the DHT records this node
-    // holds for others, which include prekey bundles, so a contact's identity public key can be there.
+  it("attack 18: no contact's identity key is on disk in clear", () => {
+    // peers/ is libp2p's own LevelDB, unencrypted: it holds the peer store only (peer ids, transport keys,
+    // addresses). The DHT records this node holds (prekey bundles and peer records, which carry identity
+    // keys) are kept in memory only (PROTOCOL.md 13.10), so no contact's identity key reaches the disk.
     const found: string[] = []
     for (const u of [alice, bob]) {
       for (const file of filesUnder(u.home)) {

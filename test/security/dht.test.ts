@@ -1,11 +1,13 @@
 // Attacks 6 and 17 against real nodes on 127.0.0.1: the node's record check (src/node/node.ts checkRecord)
 // with the protocol layer's prekey record validator and selector (src/protocol/records.ts), as the app
 // registers them. An attacker node runs a validator that accepts anything, so it stores and serves junk.
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { LocalPrekeys } from '../../src/crypto/prekeys.js'
 import { concatBytes, equalBytes, utf8 } from '../../src/crypto/primitives.js'
 import { DEFAULT_MAX_RECORD_SIZE, RecordRejectedError, type RecordType, type SottoNode } from '../../src/node/index.js'
+import { DHT_PUTS_PER_PEER, MAX_RECORDS_PER_NAMESPACE } from '../../src/node/config.js'
 import { libp2pOf } from '../../src/node/internal.js'
 import {
   encodePrekeyRecord,
@@ -29,11 +31,23 @@ const permissive: RecordType = { validate: () => undefined, select: (_key, value
 
 /** Sends a record with kad-dht's own put (no local check) and counts the peers that stored it. */
 async function rawPutAccepts(node: SottoNode, key: Uint8Array, value: Uint8Array): Promise<number> {
-  let accepted = 0
+  return (await rawPutAcceptedBy(node, key, value)).length
+}
+
+/** Sends a record with kad-dht's own put (no local check); the peer ids that stored it. */
+async function rawPutAcceptedBy(node: SottoNode, key: Uint8Array, value: Uint8Array): Promise<string[]> {
+  const accepted: string[] = []
   for await (const ev of libp2pOf(node).services.dht.put(key, value, { signal: AbortSignal.timeout(5000) })) {
-    if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') accepted++
+    if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') accepted.push(ev.from.toString())
   }
   return accepted
+}
+
+/** A valid prekey record of a new throwaway identity, and its key. */
+function throwawayRecord(): { key: Uint8Array; value: Uint8Array } {
+  const id = IdentityKeyPair.generate()
+  const value = encodePrekeyRecord(LocalPrekeys.generate(id, { oneTimeCount: 0, pq: false }).bundle(id).encode())
+  return { key: prekeyRecordKey(id.publicKey.signingKey), value }
 }
 
 /** A protobuf PrekeyRecord (version 1) around arbitrary bundle bytes, bypassing encodePrekeyRecord's checks. */
@@ -131,16 +145,44 @@ describe('DHT records under attack', () => {
     }
   })
 
-  it.fails('attack 17: a flood of valid records from throwaway identities is bounded per peer (known gap: no per-peer quota)', async () => {
-    // Each record is valid (its own identity signed it), so today every node stores all of them.
-    let accepted = 0
-    const FLOOD = 24
-    const QUOTA = 16
-    for (let i = 0; i < FLOOD; i++) {
-      const id = IdentityKeyPair.generate()
-      const record = encodePrekeyRecord(LocalPrekeys.generate(id, { oneTimeCount: 0, pq: false }).bundle(id).encode())
-      if ((await rawPutAccepts(mallory, prekeyRecordKey(id.publicKey.signingKey), record)) > 0) accepted++
+  it('attack 17: a flood of valid records from throwaway identities is bounded per peer and per namespace', async () => {
+    // Each record is valid (its own identity signed it). A fresh attacker node, so that the puts of the
+    // tests above do not count against its quota, and a node that keeps at most CAP records per namespace
+    // (the default, MAX_RECORDS_PER_NAMESPACE, is too large to fill quickly in a test).
+    const CAP = 8
+    const boot = [honest.addresses()[0]!]
+    const flooder = await cluster.node({ bootstrap: boot, records: { [PREKEY_RECORD_NAMESPACE]: permissive } })
+    const capped = await cluster.node({ bootstrap: boot, records: { [PREKEY_RECORD_NAMESPACE]: prekeyRecords }, maxRecordsPerNamespace: CAP })
+    await flooder.waitForDhtPeers(4, AbortSignal.timeout(10_000))
+    expect(MAX_RECORDS_PER_NAMESPACE).toBe(10_000)
+    const held = [honest, victim].map((n) => n.heldRecords(PREKEY_RECORD_NAMESPACE))
+
+    // The flooder sends more records than one peer may put in a minute: every node stores the first
+    // DHT_PUTS_PER_PEER and refuses the rest.
+    const FLOOD = DHT_PUTS_PER_PEER + 8
+    const storedBy = new Map<string, number>()
+    const records = Array.from({ length: FLOOD }, () => throwawayRecord())
+    for (let i = 0; i < FLOOD; i += 36) {
+      const batch = await Promise.all(records.slice(i, i + 36).map((r) => rawPutAcceptedBy(flooder, r.key, r.value)))
+      for (const p of batch.flat()) storedBy.set(p, (storedBy.get(p) ?? 0) + 1)
     }
-    expect(accepted).toBeLessThanOrEqual(QUOTA)
+    for (const [i, n] of [honest, victim].entries()) {
+      expect(storedBy.get(n.peerId)).toBe(DHT_PUTS_PER_PEER)
+      expect(n.heldRecords(PREKEY_RECORD_NAMESPACE) - held[i]!).toBe(DHT_PUTS_PER_PEER)
+    }
+    // The capped node stored as many, but keeps CAP of them (the most recent; older ones were evicted).
+    expect(storedBy.get(capped.peerId)).toBe(DHT_PUTS_PER_PEER)
+    expect(capped.heldRecords(PREKEY_RECORD_NAMESPACE)).toBe(CAP)
+
+    // The quota is per peer: another peer's record is still stored by all of them, also by the full node.
+    const fresh = throwawayRecord()
+    const acceptedBy = await rawPutAcceptedBy(victim, fresh.key, fresh.value)
+    expect(acceptedBy).toEqual(expect.arrayContaining([honest.peerId, capped.peerId]))
+    expect(capped.heldRecords(PREKEY_RECORD_NAMESPACE)).toBe(CAP)
+
+    // kad-dht's built-in /pk/ record type (a public key under its own hash) would let anyone store
+    // unbounded valid records under keys outside sotto's namespaces: sotto nodes refuse it.
+    const pk = (await generateKeyPair('Ed25519')).publicKey
+    expect(await rawPutAccepts(mallory, concatBytes(utf8('/pk/'), pk.toMultihash().bytes), publicKeyToProtobuf(pk))).toBe(0)
   })
 })

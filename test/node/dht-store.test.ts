@@ -1,0 +1,118 @@
+// The node's datastore (src/node/dht-store.ts): kad-dht's bounded in-memory store, the LevelDB peer store
+// beside it with old DHT entries purged from the disk, and the per-peer request quota.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { afterEach, describe, expect, it } from 'vitest'
+import { utf8 } from '../../src/crypto/primitives.js'
+import { BoundedDhtStore, namespaceOfStoredRecord, openNodeDatastore, PeerQuota } from '../../src/node/dht-store.js'
+
+/** The datastore key kad-dht uses for a record key. */
+function recordKey(key: string): Key {
+  return new Key(`/dht/record/${uint8ArrayToString(utf8(key), 'base32')}`, false)
+}
+
+function providerKey(i: number): Key {
+  return new Key(`/dht/provider/cid${i}/peer${i}`, false)
+}
+
+describe('BoundedDhtStore', () => {
+  it('reads the record prefix out of a stored key', () => {
+    expect(namespaceOfStoredRecord(recordKey('/sotto-prekeys/abc').toString())).toBe('sotto-prekeys')
+    expect(namespaceOfStoredRecord(recordKey('no-slash').toString())).toBe('')
+    expect(namespaceOfStoredRecord('/dht/record/not base32!')).toBe('')
+  })
+
+  it('keeps at most the cap per prefix, evicting the least recently stored; prefixes are counted apart', async () => {
+    const store = new BoundedDhtStore({ maxRecordsPerNamespace: 3, maxProviderRecords: 10 })
+    for (const k of ['a', 'b', 'c']) await store.put(recordKey(`/sotto-prekeys/${k}`), utf8(k))
+    await store.put(recordKey('/sotto-peers/x'), utf8('x'))
+    // Replacing b's value makes it the most recent: a is now the oldest.
+    await store.put(recordKey('/sotto-prekeys/b'), utf8('b2'))
+    await store.put(recordKey('/sotto-prekeys/d'), utf8('d'))
+    expect(store.recordCount('sotto-prekeys')).toBe(3)
+    expect(store.recordCount('sotto-peers')).toBe(1)
+    expect(await store.has(recordKey('/sotto-prekeys/a'))).toBe(false)
+    expect(await store.get(recordKey('/sotto-prekeys/b'))).toEqual(utf8('b2'))
+    await store.put(recordKey('/sotto-prekeys/e'), utf8('e'))
+    expect(await store.has(recordKey('/sotto-prekeys/c'))).toBe(false)
+    expect(await store.has(recordKey('/sotto-prekeys/b'))).toBe(true)
+    // A deleted record frees its place.
+    await store.delete(recordKey('/sotto-prekeys/e'))
+    expect(store.recordCount('sotto-prekeys')).toBe(2)
+    await store.put(recordKey('/sotto-prekeys/f'), utf8('f'))
+    expect(await store.has(recordKey('/sotto-prekeys/b'))).toBe(true)
+    expect(await store.has(recordKey('/sotto-peers/x'))).toBe(true)
+  })
+
+  it('bounds provider entries the same way', async () => {
+    const store = new BoundedDhtStore({ maxRecordsPerNamespace: 10, maxProviderRecords: 4 })
+    for (let i = 0; i < 10; i++) await store.put(providerKey(i), Uint8Array.of(i))
+    expect(store.providerCount()).toBe(4)
+    const held: string[] = []
+    for await (const k of store.queryKeys({ prefix: '/dht/provider' })) held.push(k.toString())
+    expect(held.sort()).toEqual([6, 7, 8, 9].map((i) => providerKey(i).toString()))
+  })
+
+  it('refuses a cap below 1', () => {
+    expect(() => new BoundedDhtStore({ maxRecordsPerNamespace: 0, maxProviderRecords: 1 })).toThrow(RangeError)
+  })
+})
+
+describe('openNodeDatastore', () => {
+  let dir: string | undefined
+  afterEach(async () => {
+    if (dir != null) await rm(dir, { recursive: true, force: true })
+    dir = undefined
+  })
+
+  it('keeps the peer store in LevelDB, DHT entries in memory, and removes DHT entries an older version wrote to disk', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sotto-dht-store-'))
+    const canary = utf8('CANARY-old-dht-record-7d1c')
+    // An older node's directory: a peer-store entry and a DHT record on disk.
+    const old = new LevelDatastore(dir)
+    await old.open()
+    await old.put(new Key('/peers/old-peer'), utf8('peer'))
+    await old.put(recordKey('/sotto-prekeys/old'), canary)
+    await old.close()
+
+    const opened = await openNodeDatastore(dir, { maxRecordsPerNamespace: 8, maxProviderRecords: 8 })
+    expect(opened.level).toBeDefined()
+    expect(new Uint8Array(await opened.datastore.get(new Key('/peers/old-peer')))).toEqual(utf8('peer'))
+    expect(await opened.datastore.has(recordKey('/sotto-prekeys/old'))).toBe(false)
+    // New writes: the peer entry goes to LevelDB, the record to memory only.
+    await opened.datastore.put(new Key('/peers/new-peer'), utf8('peer2'))
+    await opened.datastore.put(recordKey('/sotto-prekeys/new'), canary)
+    expect(opened.dht.recordCount('sotto-prekeys')).toBe(1)
+    expect(await opened.level!.has(recordKey('/sotto-prekeys/new'))).toBe(false)
+    expect(await opened.level!.has(new Key('/peers/new-peer'))).toBe(true)
+    await opened.level!.close()
+
+    const leaks: string[] = []
+    for (const f of await readdir(dir)) if ((await readFile(join(dir, f))).includes(Buffer.from(canary))) leaks.push(f)
+    expect(leaks).toEqual([])
+  })
+
+  it('without a directory, keeps everything in memory', async () => {
+    const opened = await openNodeDatastore(undefined, { maxRecordsPerNamespace: 8, maxProviderRecords: 8 })
+    expect(opened.level).toBeUndefined()
+    await opened.datastore.put(new Key('/peers/p'), utf8('p'))
+    expect(new Uint8Array(await opened.datastore.get(new Key('/peers/p')))).toEqual(utf8('p'))
+  })
+})
+
+describe('PeerQuota', () => {
+  it('admits `limit` requests per peer per window, peers apart, and again in the next window', () => {
+    let now = 1_000
+    const quota = new PeerQuota(3, 60_000, () => now)
+    expect([1, 2, 3, 4].map(() => quota.take('A'))).toEqual([true, true, true, false])
+    expect(quota.take('B')).toBe(true)
+    now += 59_999
+    expect(quota.take('A')).toBe(false)
+    now += 1
+    expect(quota.take('A')).toBe(true)
+  })
+})
