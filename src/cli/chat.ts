@@ -44,6 +44,10 @@ const HELP = '/switch NAME  /accept NAME  /list  /quit  (Tab switches, PgUp/PgDn
 export class ChatModel {
   readonly conversations = new Map<string, Conversation>()
   requests: string[] = []
+  /** Contacts whose identity key changed and was not accepted yet. */
+  identityChanged: string[] = []
+  /** Notices produced while loading, shown once the screen is up. */
+  notices: string[] = []
   current: string | undefined
   notice = ''
 
@@ -133,6 +137,13 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
       ])
       const unread = new Map([...model.conversations].map(([name, c]) => [name, c.unread]))
       const before = new Set(model.requests)
+      const changedBefore = new Set(model.identityChanged)
+      model.identityChanged = contacts.filter((c) => c.identityChanged).map((c) => c.name)
+      for (const name of model.identityChanged) {
+        if (!changedBefore.has(name)) {
+          model.notices.push(`!!! ${clean(name)}'s identity key changed: compare safety numbers (sotto contact verify ${clean(name)})`)
+        }
+      }
       model.conversations.clear()
       for (const c of contacts) model.conversation(c.name)
       model.requests = contacts.filter((c) => c.state === 'request').map((c) => c.name)
@@ -159,6 +170,7 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
       reload()
         .then((fresh) => {
           for (const name of fresh) view.notice(`contact request from ${clean(name)}: /accept ${clean(name)}`)
+          for (const notice of model.notices.splice(0)) view.notice(notice)
         })
         .catch(() => {})
     }
@@ -180,6 +192,7 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
     pending = undefined
     for (const m of queued) onMessage(m)
     for (const name of model.requests) view.notice(`contact request from ${clean(name)}: /accept ${clean(name)}`)
+    for (const notice of model.notices.splice(0)) view.notice(notice)
 
     // Lines are handled one after another so that sends keep their order.
     let chain = Promise.resolve()
@@ -426,10 +439,13 @@ class ScreenView implements View {
       headerWidth += width(label) + 1
       header += '│' + (name === model.current ? `${ESC}7m${label}${ESC}27m` : label)
     }
+    // The second line: identity changes first (in red), then contact requests, else a rule.
     const requests =
-      model.requests.length > 0
-        ? clip(`contact request: ${model.requests.map(clean).join(', ')}  (/accept NAME)`)
-        : '─'.repeat(cols)
+      model.identityChanged.length > 0
+        ? `${ESC}1;31m${clip(`!!! identity key changed: ${model.identityChanged.map(clean).join(', ')}  (sotto contact verify NAME)`)}${ESC}0m`
+        : model.requests.length > 0
+          ? clip(`contact request: ${model.requests.map(clean).join(', ')}  (/accept NAME)`)
+          : '─'.repeat(cols)
     const lines: string[] = []
     const current = model.current === undefined ? undefined : model.conversation(model.current)
     for (const m of current?.messages ?? []) {

@@ -117,6 +117,21 @@ describe('chat, plain mode driven through stdin', () => {
     await done
   })
 
+  it('warns loudly about a contact whose identity key changed', async () => {
+    const api = await fixture()
+    api.contacts.get('bob')!.identityChanged = true
+    const s = screen(false)
+    const done = runChat(api, s.io)
+    await expect.poll(s.text).toContain("* !!! bob's identity key changed: compare safety numbers (sotto contact verify bob)")
+    s.input.end()
+    await done
+    const t = screen(true)
+    const drawn = runChat(api, t.io)
+    await expect.poll(t.text).toContain('!!! identity key changed: bob')
+    t.input.write('\u0003')
+    await drawn
+  })
+
   it('reports send errors as a notice and keeps going', async () => {
     const api = await fixture()
     const s = screen(false)
