@@ -260,6 +260,22 @@ describe('the built sotto command with the app', () => {
     const noCommunity = await sotto(['community', 'invite', 'nowhere'], home)
     expect(noCommunity.code).toBe(1)
     oneLine(noCommunity)
+    for (const args of [
+      ['contact', 'accept', 'nobody'],
+      ['contact', 'verify', 'nobody'],
+      ['contact', 'remove', 'nobody'],
+      ['community', 'join', 'not-an-invite'],
+      ['community', 'members', 'nowhere'],
+      ['community', 'leave', 'nowhere'],
+      ['community', 'rotate', 'nowhere'],
+      ['community', 'promote', 'nowhere', 'nobody'],
+      ['relay', 'use', 'not-a-multiaddr'],
+      ['send', 'nobody', '-']
+    ]) {
+      const r = await sotto(args, home, {}, 'text on stdin')
+      expect(r.code, args.join(' ')).toBe(1)
+      oneLine(r)
+    }
     expect(await d.stop('SIGTERM')).toBe(0)
     expect(existsSync(join(home, 'sotto.sock'))).toBe(false)
     expect(d.stdout.trim().split('\n').at(-1)).toBe('{"event":"stopped"}')
