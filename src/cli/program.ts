@@ -483,6 +483,10 @@ export function buildProgram(ctx: CliContext): Command {
     .argument('<multiaddr>', 'the relay')
     .action((address: string) =>
       withApi(async (api) => {
+        // A cheap shape check for a clear message; the app parses it fully.
+        if (!/^(\/[^/\s]+\/[^/\s]+)+$/.test(address) || !address.includes('/p2p/')) {
+          throw new CliError(`not a relay address: ${address} (expected a multiaddr with /p2p/, e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...)`)
+        }
         const relays = await api.relayUse(address)
         out.write(`using ${relays.length} relay${relays.length === 1 ? '' : 's'}:\n`)
         for (const r of relays) out.write(`  ${r}\n`)

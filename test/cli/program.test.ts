@@ -230,6 +230,17 @@ describe('commands against the daemon', () => {
     expect(bad.err()).toBe('sotto: this is not a community invite\n')
   })
 
+  it('relay use checks the address shape before asking the daemon', async () => {
+    const api = new FakeConnection()
+    const bad = harness({ api })
+    expect(await run(['relay', 'use', 'not-a-multiaddr'], bad.ctx)).toBe(1)
+    expect(bad.err()).toMatch(/^sotto: not a relay address: not-a-multiaddr \(expected a multiaddr with \/p2p\//)
+    expect(await run(['relay', 'use', '/ip4/127.0.0.1/tcp/4001'], harness({ api }).ctx)).toBe(1)
+    const good = harness({ api })
+    expect(await run(['relay', 'use', '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRelay'], good.ctx)).toBe(0)
+    expect(good.out()).toBe('using 1 relay:\n  /ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRelay\n')
+  })
+
   it('status --json is one object with the documented fields', async () => {
     const h = harness({ api: new FakeConnection() })
     await run(['status', '--json'], h.ctx)
