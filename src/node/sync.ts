@@ -193,6 +193,14 @@ export function createSyncService(init: SyncServiceInit): SyncService {
   return new SyncServiceImpl(init)
 }
 
+/** A peer that opened a sync stream and never sent its OPEN frame: misbehaviour, unlike a later time-out. */
+class SilentPeerError extends UnexpectedSyncFrameError {}
+
+/** Key of an envelope in the in-flight set. */
+function inflightKey(topic: string, id: Uint8Array): string {
+  return `${topic}\n${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')}`
+}
+
 const emptyProgress = (): SyncProgress => ({
   envelopesToFetch: 0,
   envelopesFetched: 0,
@@ -284,6 +292,11 @@ class SyncServiceImpl implements SyncService {
   #inboundTotal = 0
   readonly #banned = new Map<string, number>()
   readonly #refused = new Map<string, Set<string>>()
+  /**
+   * Envelopes some session of ours is fetching now (topic, id): a concurrent session with another peer
+   * skips them, so a node that meets several peers at once does not download the same envelopes from each.
+   */
+  readonly #inflight = new Set<string>()
   readonly #total = emptyProgress()
 
   constructor(init: SyncServiceInit) {
@@ -469,6 +482,7 @@ class SyncServiceImpl implements SyncService {
       bytesSent: 0,
       bytesReceived: 0
     }
+    const claimed: string[] = []
     try {
       const reconciler = new Reconciler(await snapshotSource(await this.#init.source(topic), limits.snapshotMaxItems), {
         frameSizeLimit: limits.maxMessageBytes
@@ -501,7 +515,12 @@ class SyncServiceImpl implements SyncService {
       result.reconcileBytes = ch.bytesSent + ch.bytesReceived
       result.haveCount = have.length
       result.needCount = need.length
-      const wanted = need.slice(0, limits.maxEnvelopesPerSession)
+      const wanted = need.filter((id) => !this.#inflight.has(inflightKey(topic, id))).slice(0, limits.maxEnvelopesPerSession)
+      for (const id of wanted) {
+        const key = inflightKey(topic, id)
+        this.#inflight.add(key)
+        claimed.push(key)
+      }
       session.envelopesToFetch = wanted.length
       this.#total.envelopesToFetch += wanted.length
       this.#emit(peer, topic, session)
@@ -584,6 +603,7 @@ class SyncServiceImpl implements SyncService {
       if (err instanceof SyncProtocolError && !(err instanceof SyncTimeoutError)) await this.#misbehaved(peer, err)
       throw err
     } finally {
+      for (const key of claimed) this.#inflight.delete(key)
       result.bytesSent = ch.bytesSent
       result.bytesReceived = ch.bytesReceived
       this.#total.activeSessions--
@@ -631,7 +651,15 @@ class SyncServiceImpl implements SyncService {
 
   async #serve(ch: Channel, stream: Stream, peer: string): Promise<void> {
     const limits = this.#limits
-    const open = expectFrame(await ch.receive(), FrameType.Open)
+    let first: Awaited<ReturnType<Channel['receive']>>
+    try {
+      first = await ch.receive()
+    } catch (err) {
+      // Silence before OPEN is no busy peer (it has nothing to store yet): it opened a stream to hold it.
+      if (err instanceof SyncTimeoutError) throw new SilentPeerError('peer opened a sync stream and sent nothing')
+      throw err
+    }
+    const open = expectFrame(first, FrameType.Open)
     const topic = open.topic
     if (!this.#init.topics().includes(topic)) {
       await ch.send({ type: FrameType.Reject, reason: RejectReason.TopicNotServed })
