@@ -1257,10 +1257,13 @@ export class Sotto implements SottoApp {
           // next address
         }
       }
-      if (peerId !== contact.peerId) {
-        // Not through #serial: this runs inside serial steps (sending), and the write touches only these fields.
-        const current = await this.#store.getContact(contact.id)
-        if (current !== undefined) await this.#store.putContact({ ...current, peerId, addresses })
+      const relays = record.relays.map((a) => multiaddrFromBytes(a))
+      // Not through #serial: this runs inside serial steps (sending), and the write touches only these fields.
+      const current = await this.#store.getContact(contact.id)
+      if (current !== undefined) {
+        const updated = { ...current, peerId, addresses, ...(relays.length > 0 ? { extra: { ...current.extra, relays } } : {}) }
+        await this.#store.putContact(updated)
+        this.#dialRelaysOf(updated)
       }
     } catch (err) {
       log('peer record lookup for %s failed: %s', contact.name, err)
@@ -1388,7 +1391,13 @@ export class Sotto implements SottoApp {
       .slice(0, 8)
       .map((a) => multiaddrToBytes(withoutPeer(a)))
     const record = encodePeerRecord(
-      { signingKey: this.#identity.publicKey.signingKey, sequence: Date.now(), peerId: peerIdToBytes(this.#node.peerId), addresses },
+      {
+        signingKey: this.#identity.publicKey.signingKey,
+        sequence: Date.now(),
+        peerId: peerIdToBytes(this.#node.peerId),
+        addresses,
+        relays: this.#relayBytes()
+      },
       (m) => this.#identity.sign(m)
     )
     await this.#node.putRecord(peerRecordKey(this.#identity.publicKey.signingKey), record, { timeoutMs: 10_000 })

@@ -5,7 +5,8 @@
  *
  * Layout (fixed, big-endian):
  *   u8(1) || signingKey[32] || u64be(sequence) || u8(len(peerId)) || peerId || u8(count) ||
- *   count × (u8(len(addr)) || addr) || signature[64]
+ *   count × (u8(len(addr)) || addr) || u8(relayCount) || relayCount × (u8(len(relay)) || relay) ||
+ *   signature[64]
  * signature = Ed25519(signingKey, "sotto/1/peer-record" || all bytes before the signature).
  */
 import { blake2b, concatBytes, ed25519Verify, equalBytes, SIGNATURE_BYTES, toHex, utf8 } from '../crypto/primitives.js'
@@ -23,7 +24,7 @@ export const MAX_PEER_RECORD_ADDRESSES = 8
 export const MAX_PEER_RECORD_ADDRESS_BYTES = 128
 /** Largest encoded peer record. */
 export const MAX_PEER_RECORD_BYTES =
-  1 + 32 + 8 + 1 + MAX_PEER_RECORD_PEER_ID_BYTES + 1 + MAX_PEER_RECORD_ADDRESSES * (1 + MAX_PEER_RECORD_ADDRESS_BYTES) + SIGNATURE_BYTES
+  1 + 32 + 8 + 1 + MAX_PEER_RECORD_PEER_ID_BYTES + 2 * (1 + MAX_PEER_RECORD_ADDRESSES * (1 + MAX_PEER_RECORD_ADDRESS_BYTES)) + SIGNATURE_BYTES
 
 /** A decoded, verified peer record. */
 export interface PeerRecord {
@@ -31,8 +32,10 @@ export interface PeerRecord {
   sequence: number
   /** Binary (multihash) peer id. */
   peerId: Uint8Array
-  /** Binary multiaddrs. */
+  /** Binary multiaddrs (without /p2p/). */
   addresses: Uint8Array[]
+  /** Binary multiaddrs of the relays that keep this user's topics (with /p2p/); may be empty. */
+  relays: Uint8Array[]
 }
 
 /** The DHT key of a user's peer record: `"/sotto-peers/" || hex(B2b("sotto/1/peer-record" || signingKey, 32))`. */
@@ -49,7 +52,7 @@ function u64be(n: number): Uint8Array {
 
 /** Encodes and signs a peer record with `sign` (the identity key's Ed25519 signature). */
 export function encodePeerRecord(record: PeerRecord, sign: (message: Uint8Array) => Uint8Array): Uint8Array {
-  const { signingKey, sequence, peerId, addresses } = record
+  const { signingKey, sequence, peerId, addresses, relays } = record
   if (!(signingKey instanceof Uint8Array) || signingKey.length !== 32) throw new InvalidArgumentError('signingKey must be 32 bytes')
   if (!Number.isSafeInteger(sequence) || sequence < 0) throw new InvalidArgumentError('sequence must be a safe non-negative integer')
   if (!(peerId instanceof Uint8Array) || peerId.length === 0 || peerId.length > MAX_PEER_RECORD_PEER_ID_BYTES) {
@@ -59,12 +62,17 @@ export function encodePeerRecord(record: PeerRecord, sign: (message: Uint8Array)
     throw new InvalidArgumentError(`at most ${MAX_PEER_RECORD_ADDRESSES} addresses`)
   }
   const parts: Uint8Array[] = [Uint8Array.of(PEER_RECORD_VERSION), signingKey, u64be(sequence), Uint8Array.of(peerId.length), peerId]
-  parts.push(Uint8Array.of(addresses.length))
-  for (const a of addresses) {
-    if (!(a instanceof Uint8Array) || a.length === 0 || a.length > MAX_PEER_RECORD_ADDRESS_BYTES) {
-      throw new InvalidArgumentError(`each address must be 1..${MAX_PEER_RECORD_ADDRESS_BYTES} bytes`)
+  for (const list of [addresses, relays]) {
+    if (!Array.isArray(list) || list.length > MAX_PEER_RECORD_ADDRESSES) {
+      throw new InvalidArgumentError(`at most ${MAX_PEER_RECORD_ADDRESSES} addresses and relays`)
     }
-    parts.push(Uint8Array.of(a.length), a)
+    parts.push(Uint8Array.of(list.length))
+    for (const a of list) {
+      if (!(a instanceof Uint8Array) || a.length === 0 || a.length > MAX_PEER_RECORD_ADDRESS_BYTES) {
+        throw new InvalidArgumentError(`each address must be 1..${MAX_PEER_RECORD_ADDRESS_BYTES} bytes`)
+      }
+      parts.push(Uint8Array.of(a.length), a)
+    }
   }
   const body = concatBytes(...parts)
   const signature = sign(concatBytes(utf8(PEER_RECORD_LABEL), body))
@@ -91,21 +99,26 @@ export function decodePeerRecord(bytes: Uint8Array): PeerRecord {
   const peerIdLength = take(1)[0]!
   if (peerIdLength === 0 || peerIdLength > MAX_PEER_RECORD_PEER_ID_BYTES) throw new MalformedError('PeerRecord: bad peer id length')
   const peerId = take(peerIdLength)
-  const count = take(1)[0]!
-  if (count > MAX_PEER_RECORD_ADDRESSES) throw new MalformedError('PeerRecord: too many addresses')
-  const addresses: Uint8Array[] = []
-  for (let i = 0; i < count; i++) {
-    const n = take(1)[0]!
-    if (n === 0 || n > MAX_PEER_RECORD_ADDRESS_BYTES) throw new MalformedError('PeerRecord: bad address length')
-    addresses.push(take(n))
+  const list = (): Uint8Array[] => {
+    const count = take(1)[0]!
+    if (count > MAX_PEER_RECORD_ADDRESSES) throw new MalformedError('PeerRecord: too many addresses')
+    const out: Uint8Array[] = []
+    for (let i = 0; i < count; i++) {
+      const n = take(1)[0]!
+      if (n === 0 || n > MAX_PEER_RECORD_ADDRESS_BYTES) throw new MalformedError('PeerRecord: bad address length')
+      out.push(take(n))
+    }
+    return out
   }
+  const addresses = list()
+  const relays = list()
   const bodyLength = at
   const signature = take(SIGNATURE_BYTES)
   if (at !== bytes.length) throw new MalformedError('PeerRecord: trailing bytes')
   if (!ed25519Verify(signingKey, concatBytes(utf8(PEER_RECORD_LABEL), bytes.subarray(0, bodyLength)), signature)) {
     throw new InvalidRecordError('PeerRecord: bad signature')
   }
-  return { signingKey, sequence, peerId, addresses }
+  return { signingKey, sequence, peerId, addresses, relays }
 }
 
 /** The kad-dht validator of peer records: a valid record stored under its own identity's key. */

@@ -14,7 +14,7 @@ import {
 const alice = IdentityKeyPair.generate()
 const mallory = IdentityKeyPair.generate()
 const record = (sequence: number, signer = alice, key = alice.publicKey.signingKey) =>
-  encodePeerRecord({ signingKey: key, sequence, peerId: Uint8Array.of(0, 36, 8, 1), addresses: [Uint8Array.of(4, 127, 0, 0, 1)] }, (m) =>
+  encodePeerRecord({ signingKey: key, sequence, peerId: Uint8Array.of(0, 36, 8, 1), addresses: [Uint8Array.of(4, 127, 0, 0, 1)], relays: [Uint8Array.of(4, 10, 0, 0, 1)] }, (m) =>
     signer.sign(m)
   )
 
@@ -24,6 +24,7 @@ describe('peer records', () => {
     const r = validatePeerRecord(peerRecordKey(alice.publicKey.signingKey), bytes)
     expect(r.sequence).toBe(7)
     expect(Array.from(r.addresses[0]!)).toEqual([4, 127, 0, 0, 1])
+    expect(Array.from(r.relays[0]!)).toEqual([4, 10, 0, 0, 1])
   })
   it('rejects a record signed by another key, or stored under another identity', () => {
     expect(() => decodePeerRecord(record(1, mallory))).toThrow(ProtocolError)
