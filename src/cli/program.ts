@@ -149,15 +149,10 @@ export function buildProgram(ctx: CliContext): Command {
         if (opts.json) printJsonLines(out, [event])
         else out.write(line + '\n')
       })
-      await new Promise<void>((resolve) => {
-        const detach = ctx.onInterrupt(() => {
-          detach()
-          resolve()
-        })
-      })
+      await interrupted(ctx)
       log('stopping')
       clearInterval(progress)
-      await daemon.stop()
+      await stopping(ctx, () => daemon.stop())
       if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
       else out.write('sotto daemon stopped\n')
     })
@@ -466,13 +461,8 @@ export function buildProgram(ctx: CliContext): Command {
               `serving ${status.topics.length} topic${status.topics.length === 1 ? '' : 's'}${status.open ? ' (open)' : ''}\n`
           )
         }
-        await new Promise<void>((resolve) => {
-          const detach = ctx.onInterrupt(() => {
-            detach()
-            resolve()
-          })
-        })
-        await handle.stop()
+        await interrupted(ctx)
+        await stopping(ctx, () => handle.stop())
         if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
         else out.write('sotto relay stopped\n')
       }
@@ -522,6 +512,29 @@ export function buildProgram(ctx: CliContext): Command {
     })
 
   return program
+}
+
+/** Resolves on the first SIGINT/SIGTERM. */
+function interrupted(ctx: CliContext): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const detach = ctx.onInterrupt(() => {
+      detach()
+      resolve()
+    })
+  })
+}
+
+/** Runs a clean stop; a second SIGINT/SIGTERM meanwhile gives up waiting and exits at once. */
+async function stopping(ctx: CliContext, stop: () => Promise<void>): Promise<void> {
+  const detach = ctx.onInterrupt(() => {
+    ctx.stderr.write('sotto: stopping without waiting\n')
+    process.exit(ExitCode.error)
+  })
+  try {
+    await stop()
+  } finally {
+    detach()
+  }
 }
 
 /** How often the daemon looks at sync progress to report catching up. */
