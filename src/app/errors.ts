@@ -90,3 +90,10 @@ export class IdentityChangedError extends AppError {
     )
   }
 }
+
+/** A relay address that is not a multiaddr ending in /p2p/<peer id>. */
+export class BadRelayAddressError extends AppError {
+  constructor(address: string) {
+    super('BAD_ADDRESS', `not a relay address (a multiaddr ending in /p2p/<peer id>): ${address.slice(0, 120)}`)
+  }
+}

@@ -79,6 +79,7 @@ import {
   BadInviteError,
   BadMessageError,
   BadNameError,
+  BadRelayAddressError,
   IdentityChangedError,
   NotAllowedError,
   UnknownCommunityError,
@@ -297,7 +298,12 @@ export class Sotto implements SottoApp {
   }
 
   async relayUse(address: string): Promise<string[]> {
-    multiaddrToBytes(address)
+    try {
+      multiaddrToBytes(address)
+      if (peerOfAddress(address) === undefined) throw new Error('no /p2p/ peer id')
+    } catch {
+      throw new BadRelayAddressError(address)
+    }
     if (!this.#relays.includes(address)) this.#relays.push(address)
     const settings = (await this.#store.getSettings()) ?? {}
     await this.#store.setSettings({ ...settings, relays: this.#relays })
