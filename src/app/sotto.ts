@@ -165,6 +165,8 @@ export class Sotto implements SottoApp {
   /** How many DHT peers accepted the last bundle publication (undefined: not yet published). */
   #bundleReach: number | undefined
   #bundleWait: AbortController | undefined
+  /** Opened community epochs by `${communityId}:${epoch}` (see #epochOf). */
+  readonly #epochCache = new Map<string, CommunityEpoch>()
   #relays: string[] = []
   /** True once sync runs: from then on, new 1:1 topics are asked of the relays as they appear. */
   #relaysReady = false
@@ -198,7 +200,8 @@ export class Sotto implements SottoApp {
     this.#node.setTopicValidator((topic, data) => this.#validate(topic, data))
     this.#offNode.push(
       this.#node.on('message', (m) => {
-        void this.#serial(() => this.#receive(m.topic, m.data)).catch((err) => log.error('receive failed: %s', err))
+        // Gossipsub ran #validate on it already (the topic validator): not checked twice.
+        void this.#serial(() => this.#receive(m.topic, m.data, true)).catch((err) => log.error('receive failed: %s', err))
       }),
       this.#node.on('subscription-change', (e) => {
         if (e.subscribed && this.#routes.has(e.topic)) this.#kickOutbox()
@@ -549,6 +552,7 @@ export class Sotto implements SottoApp {
       const b = this.#store.batch().deleteCommunity(c.id)
       for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
       await b.commit()
+      for (const key of [...this.#epochCache.keys()]) if (key.startsWith(`${c.id}:`)) this.#epochCache.delete(key)
       for (const [topic, route] of this.#routes) if (route.kind === 'community' && route.communityId === c.id) this.#unroute(topic)
     })
   }
@@ -848,12 +852,11 @@ export class Sotto implements SottoApp {
    * Handles one envelope from gossip or sync. Returns true when it was new, valid and stored; false when
    * it was a duplicate or not for us; 'invalid' when it is malformed or forged. Never throws for bad input.
    */
-  async #receive(topic: string, bytes: Uint8Array): Promise<boolean | 'invalid'> {
+  async #receive(topic: string, bytes: Uint8Array, validated = false): Promise<boolean | 'invalid'> {
     if (this.#stopped) return false
     const route = this.#routes.get(topic)
-    log('receive on %s (%s)', topic.slice(0, 20), route?.kind)
     if (route === undefined) return false
-    if (this.#validate(topic, bytes) !== 'accept') return 'invalid'
+    if (!validated && this.#validate(topic, bytes) !== 'accept') return 'invalid'
     const id = envelopeId(bytes)
     if (await this.#store.hasSeen(SEEN_SCOPE, id)) return false
     const env = decodeEnvelope(bytes)
@@ -1499,8 +1502,16 @@ export class Sotto implements SottoApp {
   }
 
   async #epochOf(communityId: string, epoch: number): Promise<CommunityEpoch | undefined> {
+    // An epoch's key never changes, and deriving its keys (topic signing key pair) costs more than the
+    // message that needs it: keep the opened epochs of this run.
+    const cacheKey = `${communityId}:${epoch}`
+    const cached = this.#epochCache.get(cacheKey)
+    if (cached !== undefined) return cached
     const bytes = await this.#store.getEpochKey(communityId, epoch)
-    return bytes === undefined ? undefined : CommunityEpoch.deserialize(bytes)
+    if (bytes === undefined) return undefined
+    const opened = CommunityEpoch.deserialize(bytes)
+    this.#epochCache.set(cacheKey, opened)
+    return opened
   }
 
   async #currentEpoch(c: CommunityRecord): Promise<CommunityEpoch> {
