@@ -5,22 +5,28 @@
 // configuration, same payload size on the wire, no crypto, no storage). Both sets of nodes are dialled into a
 // full mesh of connections, so the topologies are the same. Writes bench/results/e2e.json.
 import '../dist/polyfill.js'
+import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { initSotto, openSotto } from '../dist/app/index.js'
 import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
 import { createSottoNode } from '../dist/node/index.js'
-import { machine, median, percentile, QUICK, round, writeResult } from './lib.mjs'
+import { machine, median, percentile, QUICK, readResult, round, writeResult } from './lib.mjs'
 
 const N = Number(process.env.BENCH_E2E_NODES ?? 10)
 const LATENCY_MESSAGES = Number(process.env.BENCH_E2E_LATENCY ?? (QUICK ? 20 : 200))
 const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 100 : 1000))
+const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
 const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
 const TEXT_BYTES = 200
 const PASSPHRASE = 'benchmark passphrase'
 
+/** Absolute high-resolution time, comparable between processes on one machine. */
+const now = () => performance.timeOrigin + performance.now()
+const PROCESSES = process.argv.includes('--processes') || process.env.BENCH_E2E_PROCESSES === '1'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 async function until(pred, timeoutMs, what) {
   const end = Date.now() + timeoutMs
@@ -45,10 +51,10 @@ function harness(receivers) {
   const pending = new Map() // seq -> { t0, left, each: [] }
   const done = []
   let waiters = []
-  const delivered = (seq) => {
+  const delivered = (seq, at = now()) => {
     const p = pending.get(seq)
     if (p === undefined) return
-    const t = performance.now() - p.t0
+    const t = at - p.t0
     p.each.push(t)
     if (--p.left === 0) {
       pending.delete(seq)
@@ -72,11 +78,15 @@ function harness(receivers) {
   return {
     delivered,
     async run(send, seqBase) {
+      // let the start-up work settle (reconciliation with every newly connected peer, DHT announcements)
+      await sleep(SETTLE_MS)
+      const loop = monitorEventLoopDelay({ resolution: 5 })
+      loop.enable()
       // latency: one message at a time
       const lat = []
       for (let i = 0; i < LATENCY_MESSAGES; i++) {
         const seq = seqBase + i
-        pending.set(seq, { t0: performance.now(), left: receivers, each: [] })
+        pending.set(seq, { t0: now(), left: receivers, each: [] })
         await send(seq)
         await waitFor(() => !pending.has(seq))
         lat.push(done[done.length - 1])
@@ -87,11 +97,12 @@ function harness(receivers) {
       for (let i = 0; i < THROUGHPUT_MESSAGES; i++) {
         await waitFor(() => pending.size < WINDOW)
         const seq = first + i
-        pending.set(seq, { t0: performance.now(), left: receivers, each: [] })
+        pending.set(seq, { t0: now(), left: receivers, each: [] })
         await send(seq)
       }
       await waitFor(() => pending.size === 0)
       const seconds = (performance.now() - t0) / 1000
+      loop.disable()
       const under = done.filter((d) => d.seq >= first)
       const all = lat.map((d) => d.all).sort((a, b) => a - b)
       const each = lat.flatMap((d) => d.each).sort((a, b) => a - b)
@@ -112,7 +123,9 @@ function harness(receivers) {
           deliveriesPerSecond: Math.round((THROUGHPUT_MESSAGES * receivers) / seconds),
           underLoadAllOthersP50Ms: round(percentile(loadedAll, 50), 3),
           underLoadAllOthersP99Ms: round(percentile(loadedAll, 99), 3)
-        }
+        },
+        // delay of this process's event loop during both phases (in the one-process runs, every node's)
+        eventLoopDelay: { p50Ms: round(loop.percentile(50) / 1e6, 1), p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) }
       }
     }
   }
@@ -218,6 +231,104 @@ async function rawRun(payloadBytes) {
   }
 }
 
+/** A node in a child process (bench/e2e-node.mjs), driven over IPC. */
+async function spawnNode(kind, name, bootstrap) {
+  const child = fork(fileURLToPath(new URL('./e2e-node.mjs', import.meta.url)), [kind, name, bootstrap.join(',')], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const waiters = new Map()
+  const listeners = []
+  let next = 0
+  await new Promise((resolve, reject) => {
+    child.once('message', (m) => (m.ev === 'ready' ? resolve() : reject(new Error(`unexpected ${JSON.stringify(m)}`))))
+    child.once('exit', (code) => reject(new Error(`node ${name} exited with ${code}`)))
+  })
+  child.on('message', (m) => {
+    if (m.id !== undefined) {
+      const w = waiters.get(m.id)
+      waiters.delete(m.id)
+      if (m.error) w.reject(new Error(m.error))
+      else w.resolve(m.value)
+    } else for (const l of listeners) l(m)
+  })
+  return {
+    call: (cmd, args = {}) =>
+      new Promise((resolve, reject) => {
+        const id = ++next
+        waiters.set(id, { resolve, reject })
+        child.send({ id, cmd, ...args })
+      }),
+    on: (f) => listeners.push(f),
+    child
+  }
+}
+
+async function stopAll(nodes) {
+  await Promise.all(
+    nodes.map(
+      (n) =>
+        new Promise((resolve) => {
+          n.child.once('exit', resolve)
+          n.call('stop').catch(() => {})
+          setTimeout(() => {
+            n.child.kill()
+            resolve()
+          }, 10_000).unref()
+        })
+    )
+  )
+}
+
+/** The same two runs with one process per node: each user has its own event loop, as real users do. */
+async function processesRun(kind, payloadBytes) {
+  const nodes = []
+  try {
+    nodes.push(await spawnNode(kind, 'u0', []))
+    const boot = await nodes[0].call('addresses')
+    const rest = await Promise.all(Array.from({ length: N - 1 }, (_, i) => spawnNode(kind, `u${i + 1}`, boot)))
+    nodes.push(...rest)
+    if (kind === 'sotto') {
+      await nodes[0].call('create')
+      const invite = await nodes[0].call('invite')
+      for (const n of nodes.slice(1)) await n.call('join', { invite })
+      await until(async () => (await nodes[0].call('members')) === N, 60_000, 'community members')
+    }
+    const addrs = await Promise.all(nodes.map((n) => n.call('addresses')))
+    for (let i = 0; i < N; i++) for (let j = i + 1; j < N; j++) await nodes[i].call('dial', { address: addrs[j][0] })
+    const sender = nodes[1]
+    const receivers = nodes.filter((n) => n !== sender)
+    const h = harness(receivers.length)
+    let wireBytes = 0
+    const warm = new Set()
+    const WARM = 1_000_000
+    for (const [i, n] of receivers.entries()) {
+      n.on((m) => {
+        if (m.ev === 'wire') wireBytes = Math.max(wireBytes, m.bytes)
+        if (m.ev === 'stored') {
+          if (m.seq >= WARM) warm.add(i)
+          else h.delivered(m.seq, m.at)
+        }
+      })
+    }
+    if (kind === 'raw') for (const n of nodes) await n.call('payload', { bytes: payloadBytes })
+    let w = WARM
+    await until(
+      async () => {
+        await sender.call('send', { seq: w++ }).catch(() => {})
+        await sleep(kind === 'raw' ? 100 : 500)
+        return warm.size === receivers.length
+      },
+      60_000,
+      'warm-up message on every receiver'
+    )
+    const r = await h.run((seq) => sender.call('send', { seq }), 0)
+    const peers = await Promise.all(nodes.map((n) => n.call('peers')))
+    return { ...r, wireBytes, payloadBytes: kind === 'raw' ? payloadBytes : undefined, connections: median(peers) }
+  } finally {
+    await stopAll(nodes)
+  }
+}
+
 const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES }
 console.log(`sotto: ${N} users in one community`)
 result.sotto = await sottoRun()
@@ -225,6 +336,22 @@ console.log(JSON.stringify(result.sotto))
 console.log(`raw gossipsub: ${N} nodes, ${result.sotto.wireBytes}-byte payloads`)
 result.raw = await rawRun(result.sotto.wireBytes || 512)
 console.log(JSON.stringify(result.raw))
+const previous = readResult('e2e')
+if (!PROCESSES && previous?.sottoProcesses !== undefined) {
+  // not measured in this run (--quick): keep the last measurement, saying when it was made
+  result.sottoProcesses = previous.sottoProcesses
+  result.rawProcesses = previous.rawProcesses
+  result.processesMeasuredAt = previous.processesMeasuredAt ?? previous.machine.date
+}
+if (PROCESSES) {
+  result.processesMeasuredAt = result.machine.date
+  console.log(`sotto: ${N} users, one process each`)
+  result.sottoProcesses = await processesRun('sotto')
+  console.log(JSON.stringify(result.sottoProcesses))
+  console.log(`raw gossipsub: ${N} nodes, one process each`)
+  result.rawProcesses = await processesRun('raw', result.sottoProcesses.wireBytes || result.sotto.wireBytes || 1024)
+  console.log(JSON.stringify(result.rawProcesses))
+}
 writeResult('e2e', result)
 console.log('wrote bench/results/e2e.json')
 process.exit(0)

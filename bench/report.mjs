@@ -50,6 +50,7 @@ export function report() {
     row('community message (msg/s)', fmt(cm.sotto.opsPerSecond), `floor of sotto's design (2 signs + 2 verifies + AEAD) ${fmt(f2.opsPerSecond)}`, rx(ratioOf(cm.sotto, f2)), '(no bar; for reading the line above)')
   }
   if (e !== undefined) {
+    e.processesMeasuredAt ??= e.machine.date
     const sl = e.sotto.latency
     const rl = e.raw.latency
     row(`end to end, ${e.nodes} nodes, p50 send -> stored on all others`, `${sl.allOthersP50Ms} ms`, `raw gossipsub ${rl.allOthersP50Ms} ms`, ratio(sl.allOthersP50Ms, rl.allOthersP50Ms), `<= 1.5x: ${atMost(sl.allOthersP50Ms / rl.allOthersP50Ms, 1.5, (v) => `${v.toFixed(2)}x`)}`)
@@ -57,6 +58,13 @@ export function report() {
     const st2 = e.sotto.throughput.messagesPerSecond
     const rt = e.raw.throughput.messagesPerSecond
     row(`end to end, ${e.nodes} nodes, sustained msg/s (each stored by ${e.nodes - 1})`, fmt(st2), `raw gossipsub ${fmt(rt)}`, ratio(st2, rt), `>= 0.5x: ${atLeast(st2 / rt, 0.5)}`)
+    if (e.sottoProcesses !== undefined) {
+      const sp = e.sottoProcesses
+      const rp = e.rawProcesses
+      const when = e.processesMeasuredAt !== e.machine.date ? ` (measured ${e.processesMeasuredAt.slice(0, 16).replace('T', ' ')} UTC)` : ''
+      row(`end to end, one process per node, p50${when}`, `${sp.latency.allOthersP50Ms} ms`, `raw gossipsub ${rp.latency.allOthersP50Ms} ms`, ratio(sp.latency.allOthersP50Ms, rp.latency.allOthersP50Ms), `<= 1.5x: ${atMost(sp.latency.allOthersP50Ms / rp.latency.allOthersP50Ms, 1.5, (v) => `${v.toFixed(2)}x`)}`)
+      row(`end to end, one process per node, sustained msg/s${when}`, fmt(sp.throughput.messagesPerSecond), `raw gossipsub ${fmt(rp.throughput.messagesPerSecond)}`, ratio(sp.throughput.messagesPerSecond, rp.throughput.messagesPerSecond), `>= 0.5x: ${atLeast(sp.throughput.messagesPerSecond / rp.throughput.messagesPerSecond, 0.5)}`)
+    }
   }
   if (sync !== undefined) {
     const m = sync.cases.missing10.network
@@ -204,7 +212,8 @@ about 17,000 signs/s and 7,000 verifications/s with the machine shared).`,
       `bench/e2e.mjs, raw numbers in bench/results/e2e.json. ${machineLine(e.machine)}
 ${e.nodes} sotto users in one process on 127.0.0.1 (dist/app initSotto/openSotto with the test-only Argon2id
 limits, mDNS off, one bootstrap node, default timings), in one community, dialled into a full mesh of
-connections; one member sends ${e.textBytes}-character texts. Latency runs from \`send\` to the moment each other
+connections; after a settling pause (start-up reconciliation with every new peer), one member sends
+${e.textBytes}-character texts. Latency runs from \`send\` to the moment each other
 member's app reports the message decrypted and stored (its subscribe listener). The raw gossipsub floor:
 ${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh, payloads of
 ${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's message event; no
@@ -218,10 +227,26 @@ everywhere.
 | p50 / p99 per receiver | ${e.sotto.latency.eachReceiverP50Ms} / ${e.sotto.latency.eachReceiverP99Ms} ms | ${e.raw.latency.eachReceiverP50Ms} / ${e.raw.latency.eachReceiverP99Ms} ms | |
 | sustained messages/s (each stored by all ${e.nodes - 1} others) | ${fmt(e.sotto.throughput.messagesPerSecond)} | ${fmt(e.raw.throughput.messagesPerSecond)} | ${ratio(e.sotto.throughput.messagesPerSecond, e.raw.throughput.messagesPerSecond)} |
 | latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |
-| connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |
+| connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |${e.sotto.eventLoopDelay ? `\n| event-loop delay of the process during the runs, p50 / p99 / max | ${e.sotto.eventLoopDelay.p50Ms} / ${e.sotto.eventLoopDelay.p99Ms} / ${e.sotto.eventLoopDelay.maxMs} ms | ${e.raw.eventLoopDelay.p50Ms} / ${e.raw.eventLoopDelay.p99Ms} / ${e.raw.eventLoopDelay.maxMs} ms | |` : ''}
 | set-up of the ${e.nodes} users and the community | ${e.sotto.setupSeconds} s | | |
+${
+  e.sottoProcesses === undefined
+    ? ''
+    : `
+The same, with each node in its own Node process (bench/e2e-node.mjs, driven over IPC; times taken with
+\`performance.timeOrigin + performance.now()\`, one clock for the machine), as real users run one daemon each.
+On this 2-core machine the ${e.nodes} processes compete for the cores, which now slows raw gossipsub too (every hop
+wakes another process)${e.processesMeasuredAt !== e.machine.date ? `; measured ${e.processesMeasuredAt.slice(0, 16).replace('T', ' ')} UTC, in an earlier run than the table above` : ''}:
 
-Where the time goes. All ${e.nodes} users share one Node event loop (and this 2-core machine with other work), so
+| measure | sotto | raw gossipsub | ratio |
+| --- | --- | --- | --- |
+| p50 / p99, one message at a time, until stored on all ${e.nodes - 1} others | ${e.sottoProcesses.latency.allOthersP50Ms} / ${e.sottoProcesses.latency.allOthersP99Ms} ms | ${e.rawProcesses.latency.allOthersP50Ms} / ${e.rawProcesses.latency.allOthersP99Ms} ms | ${ratio(e.sottoProcesses.latency.allOthersP50Ms, e.rawProcesses.latency.allOthersP50Ms)} (p50) |
+| p50 / p99 per receiver | ${e.sottoProcesses.latency.eachReceiverP50Ms} / ${e.sottoProcesses.latency.eachReceiverP99Ms} ms | ${e.rawProcesses.latency.eachReceiverP50Ms} / ${e.rawProcesses.latency.eachReceiverP99Ms} ms | |
+| sustained messages/s | ${fmt(e.sottoProcesses.throughput.messagesPerSecond)} | ${fmt(e.rawProcesses.throughput.messagesPerSecond)} | ${ratio(e.sottoProcesses.throughput.messagesPerSecond, e.rawProcesses.throughput.messagesPerSecond)} |
+| latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |
+`
+}
+Where the time goes (one process). All ${e.nodes} users share one Node event loop (and this 2-core machine with other work), so
 the numbers measure CPU per delivery more than the network: during the throughput run the process is busy
 about 96 % of the time (\`node --cpu-prof\` of this benchmark, 2026-11-25), and a message waits behind the
 work of the other receivers. Per delivery, raw gossipsub costs about 1/${fmt(e.raw.throughput.deliveriesPerSecond)} s of this

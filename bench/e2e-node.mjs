@@ -1,0 +1,85 @@
+// One node of the multi-process end-to-end benchmark (bench/e2e.mjs --processes): a sotto user (dist/app) or
+// a raw gossipsub node (dist/node createSottoNode), driven by its parent over IPC. Reports deliveries with
+// absolute high-resolution times (performance.timeOrigin + performance.now(), one clock for the machine).
+import '../dist/polyfill.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { initSotto, openSotto } from '../dist/app/index.js'
+import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
+import { createSottoNode } from '../dist/node/index.js'
+
+const [kind, name, bootstrapArg] = process.argv.slice(2)
+const bootstrap = bootstrapArg ? bootstrapArg.split(',') : []
+const now = () => performance.timeOrigin + performance.now()
+const TOPIC = 'bench-raw-gossipsub'
+const TEXT_BYTES = 200
+const textOf = (seq) => `bench ${String(seq).padStart(8, '0')} `.padEnd(TEXT_BYTES, 'x')
+const seqOf = (text) => (text.startsWith('bench ') ? Number(text.slice(6, 14)) : -1)
+
+let home
+let app
+let node
+let payloadBytes = 1024
+if (kind === 'sotto') {
+  home = await mkdtemp(join(tmpdir(), 'sotto-bench-e2e-'))
+  await initSotto({ home, passphrase: 'benchmark', name, argon2: TEST_ARGON2 })
+  app = await openSotto({ home, passphrase: 'benchmark', argon2: TEST_ARGON2, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false })
+  node = app.node
+  app.subscribe((m) => {
+    if (m.conversation === '#bench' && m.from !== 'me' && (m.status === 'received' || m.status === 'read')) {
+      process.send({ ev: 'stored', seq: seqOf(m.text), at: now() })
+    }
+  })
+  node.on('message', (m) => {
+    if (m.topic.includes('/c/')) process.send({ ev: 'wire', bytes: m.data.length })
+  })
+} else {
+  node = await createSottoNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap })
+  await node.start()
+  node.subscribe(TOPIC)
+  node.on('message', (m) => {
+    if (m.topic === TOPIC) process.send({ ev: 'stored', seq: new DataView(m.data.buffer, m.data.byteOffset).getUint32(0), at: now() })
+  })
+}
+
+const handlers = {
+  addresses: () => node.addresses(),
+  peers: () => node.peers().length,
+  dial: async ({ address }) => node.dial(address).catch(() => null),
+  create: () => app.communityCreate('bench'),
+  invite: () => app.communityInvite('bench'),
+  join: ({ invite }) => app.communityJoin(invite),
+  members: async () => (await app.communityMembers('bench')).length,
+  has: async ({ seq }) => (await app.read('#bench', 5)).some((m) => seqOf(m.text) === seq),
+  payload: ({ bytes }) => {
+    payloadBytes = bytes
+  },
+  send: async ({ seq }) => {
+    if (kind === 'sotto') {
+      await app.send('#bench', textOf(seq))
+    } else {
+      const b = new Uint8Array(payloadBytes)
+      globalThis.crypto.getRandomValues(b.subarray(4, 64))
+      new DataView(b.buffer).setUint32(0, seq)
+      await node.publish(TOPIC, b, { waitForPeersMs: 1000 })
+    }
+  },
+  stop: async () => {
+    if (app) await app.stop()
+    else await node.stop()
+    if (home) await rm(home, { recursive: true, force: true })
+    setTimeout(() => process.exit(0), 50)
+  }
+}
+
+process.on('message', async (msg) => {
+  try {
+    const value = await handlers[msg.cmd](msg)
+    process.send({ id: msg.id, value: value ?? null })
+  } catch (err) {
+    process.send({ id: msg.id, error: String(err?.stack ?? err) })
+  }
+})
+process.send({ ev: 'ready' })
