@@ -1028,7 +1028,8 @@ export class Sotto implements SottoApp {
     const { messages } = await b.commit()
     for (const m of messages) this.#emit(messageView(m, contact.name, m.direction === 'out' ? 'me' : contact.name))
     for (const m of notify) this.#emit(messageView(m, contact.name, 'me'))
-    if (ack !== undefined) {
+    // No receipt to an identity key the user has not accepted yet (SECURITY.md, attack 5): nothing is sent to it.
+    if (ack !== undefined && !contact.identityChanged) {
       const rb = this.#store.batch()
       const sealed = await this.#encryptDirect(contact, { type: 'receipt', receipt: 'delivered', messageIds: [ack] }, rb)
       if (sealed !== undefined) {
