@@ -368,12 +368,22 @@ describe('attacks on real users', () => {
     const outboxBefore = (await alice.store.listOutbox()).length
     await expect(alice.send('bob', 'secret for bob')).rejects.toBeInstanceOf(IdentityChangedError)
     expect((await alice.store.listOutbox()).length).toBe(outboxBefore)
+    // The new key writes first: Alice stores the message (her contact shows the change), but sends nothing
+    // back to the new key, not even a delivery receipt, until she accepts it.
+    await bob2.contactAdd((await alice.id()).invite, 'alice')
+    const fromNew = await bob2.send('alice', 'it is me, new bob')
+    await waitForMessage(alice, (m) => m.id === fromNew.id, 15_000)
+    const probe = await bob2.send('alice', 'are you getting these?')
+    await waitForMessage(alice, (m) => m.id === probe.id, 15_000)
+    await flush(alice)
+    expect((await bob2.read('alice', 100)).find((m) => m.id === fromNew.id)?.status).not.toBe('delivered')
+    expect((await alice.contactList()).find((c) => c.name === 'bob')?.identityChanged).toBe(true)
     // The user accepts the new key (after comparing safety numbers): now messages go to it.
     const accepted = await alice.contactVerify('bob', true)
     expect(accepted.identityChanged).toBe(false)
     const sent = await alice.send('bob', 'hello new bob')
     await waitForMessage(bob2, (m) => m.id === sent.id, 15_000)
-    expect((await bob2.read(undefined, 1000)).map((m) => m.text)).toEqual(['hello new bob'])
+    expect((await bob2.read(undefined, 1000)).filter((m) => m.from !== 'me').map((m) => m.text)).toEqual(['hello new bob'])
   })
 })
 
