@@ -812,7 +812,8 @@ class SottoNodeImpl implements SottoNode {
 
 /**
  * Builds a sotto node (not started: call `start()`). The node key comes from `init.peerKey` or is new;
- * with `peerStorePath` the peer store, DHT records and provider records persist in LevelDB there.
+ * with `peerStorePath` the peer store persists in LevelDB there; DHT records and provider records are kept in
+ * memory only, bounded (PROTOCOL.md 13.10).
  */
 export async function createSottoNode(init: SottoNodeInit = {}): Promise<SottoNode> {
   const privateKey = init.peerKey != null ? decodePeerKey(init.peerKey) : await generateKeyPair('Ed25519')
