@@ -760,8 +760,11 @@ export class Sotto implements SottoApp {
     let contact = await this.#store.getContactByIdentityKey(identityKey)
     if (contact === undefined) {
       const now = Date.now()
+      // The record with this id may be a contact whose key changed to one not accepted yet: keep it (its
+      // warning and new key) and give this identity a record of its own (SECURITY.md, attack 5).
+      const taken = (await this.#store.getContact(identityKey)) !== undefined
       contact = {
-        id: identityKey,
+        id: taken ? `${identityKey}-member` : identityKey,
         name: await this.#freeName(name ?? `member-${identityKey.slice(0, 8)}`),
         state: 'accepted',
         identityKey,
