@@ -11,12 +11,6 @@ import { ownFingerprintDigits } from '../crypto/safety.js'
 import { createSottoNode, generatePeerKey, peerIdOfKey, type SottoNode } from '../node/index.js'
 import {
   decodePrekeyRecord,
-  PEER_RECORD_NAMESPACE,
-  PREKEY_RECORD_NAMESPACE,
-  selectPeerRecord,
-  selectPrekeyRecord,
-  validatePeerRecord,
-  validatePrekeyRecord
 } from '../protocol/index.js'
 import {
   createLevelStore,
@@ -28,6 +22,7 @@ import {
   storeDirectory,
   WrongPassphraseError
 } from '../store/index.js'
+import { sottoRecordTypes } from './dht-records.js'
 import type { IdView, SottoApp, SottoOptions } from './api.js'
 import {
   AlreadyInitialisedError,
@@ -120,20 +115,7 @@ export async function openSotto(options: OpenOptions): Promise<SottoApp & Sotto>
       bootstrap: options.bootstrap ?? [],
       mdns: options.mdns ?? true,
       peerStorePath: join(options.home, 'peers'),
-      records: {
-        [PREKEY_RECORD_NAMESPACE]: {
-          validate: (key, value) => {
-            validatePrekeyRecord(key, value)
-          },
-          select: (key, values) => selectPrekeyRecord(key, values)
-        },
-        [PEER_RECORD_NAMESPACE]: {
-          validate: (key, value) => {
-            validatePeerRecord(key, value)
-          },
-          select: (key, values) => selectPeerRecord(key, values)
-        }
-      }
+      records: sottoRecordTypes()
     })
     await node.start()
     const app = new Sotto({ home: options.home, store, node, identity, prekeys, name, timings: options.timings })

@@ -27,14 +27,8 @@ import { createSyncService, type EnvelopeVerdict, envelopeStoreSource, type Sync
 import {
   communityTopic,
   envelopeId,
-  PEER_RECORD_NAMESPACE,
-  PREKEY_RECORD_NAMESPACE,
   ProtocolError,
   parseTopic,
-  selectPeerRecord,
-  selectPrekeyRecord,
-  validatePeerRecord,
-  validatePrekeyRecord,
   validateTopicEnvelope
 } from '../protocol/index.js'
 import {
@@ -48,6 +42,7 @@ import {
   WrongPassphraseError
 } from '../store/index.js'
 import { AppError, DataDirLockedError, WrongPassphraseAppError } from './errors.js'
+import { sottoRecordTypes } from './dht-records.js'
 
 const log = logger('sotto:relay')
 
@@ -204,20 +199,7 @@ export async function runRelay(options: RelayOptions): Promise<RelayHandle> {
       mdns: options.mdns ?? false,
       peerStorePath: join(options.home, 'peers'),
       // Users find each other's prekey bundles and peer records through the DHT; an always-on relay is a good home for them.
-      records: {
-        [PREKEY_RECORD_NAMESPACE]: {
-          validate: (key, value) => {
-            validatePrekeyRecord(key, value)
-          },
-          select: (key, values) => selectPrekeyRecord(key, values)
-        },
-        [PEER_RECORD_NAMESPACE]: {
-          validate: (key, value) => {
-            validatePeerRecord(key, value)
-          },
-          select: (key, values) => selectPeerRecord(key, values)
-        }
-      }
+      records: sottoRecordTypes()
     })
     await node.start()
     const relay = new Relay(store, node, quotas, configured, options)
