@@ -9,9 +9,7 @@ import { LocalPrekeys } from '../crypto/prekeys.js'
 import { toHex } from '../crypto/primitives.js'
 import { ownFingerprintDigits } from '../crypto/safety.js'
 import { createSottoNode, generatePeerKey, peerIdOfKey, type SottoNode } from '../node/index.js'
-import {
-  decodePrekeyRecord,
-} from '../protocol/index.js'
+import { decodePrekeyRecord } from '../protocol/index.js'
 import {
   createLevelStore,
   openLevelStore,
