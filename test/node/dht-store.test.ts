@@ -9,6 +9,8 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { afterEach, describe, expect, it } from 'vitest'
 import { utf8 } from '../../src/crypto/primitives.js'
 import { BoundedDhtStore, namespaceOfStoredRecord, openNodeDatastore, PeerQuota } from '../../src/node/dht-store.js'
+import { createSottoNode, RecordRejectedError } from '../../src/node/index.js'
+import { libp2pOf } from '../../src/node/internal.js'
 
 /** The datastore key kad-dht uses for a record key. */
 function recordKey(key: string): Key {
@@ -114,5 +116,30 @@ describe('PeerQuota', () => {
     expect(quota.take('A')).toBe(false)
     now += 1
     expect(quota.take('A')).toBe(true)
+  })
+})
+
+describe('the per-peer quota in front of kad-dht', () => {
+  it('refuses PUT_VALUE and ADD_PROVIDER requests of a peer past its quota, each type counted apart', async () => {
+    const node = await createSottoNode({ dhtPutsPerPeer: 3, dhtProvidesPerPeer: 2 })
+    const other = await createSottoNode()
+    const libp2p = libp2pOf(node)
+    const from = libp2pOf(other).peerId
+    const handlers = (libp2p.services.dht as unknown as { rpc: { handlers: Record<string, { handle(p: unknown, m: unknown): Promise<unknown> }> } }).rpc.handlers
+    // Empty requests: within the quota kad-dht itself refuses them (no record, no key); past it, the quota does.
+    const outcome = async (type: string): Promise<string> => {
+      try {
+        await handlers[type]!.handle(from, { type, key: new Uint8Array(0) })
+        return 'handled'
+      } catch (err) {
+        return err instanceof RecordRejectedError ? 'over quota' : 'refused by kad-dht'
+      }
+    }
+    const puts: string[] = []
+    for (let i = 0; i < 4; i++) puts.push(await outcome('PUT_VALUE'))
+    expect(puts).toEqual(['refused by kad-dht', 'refused by kad-dht', 'refused by kad-dht', 'over quota'])
+    const provides: string[] = []
+    for (let i = 0; i < 3; i++) provides.push(await outcome('ADD_PROVIDER'))
+    expect(provides).toEqual(['refused by kad-dht', 'refused by kad-dht', 'over quota'])
   })
 })

@@ -35,9 +35,9 @@ async function rawPutAccepts(node: SottoNode, key: Uint8Array, value: Uint8Array
 }
 
 /** Sends a record with kad-dht's own put (no local check); the peer ids that stored it. */
-async function rawPutAcceptedBy(node: SottoNode, key: Uint8Array, value: Uint8Array): Promise<string[]> {
+async function rawPutAcceptedBy(node: SottoNode, key: Uint8Array, value: Uint8Array, timeoutMs = 5000): Promise<string[]> {
   const accepted: string[] = []
-  for await (const ev of libp2pOf(node).services.dht.put(key, value, { signal: AbortSignal.timeout(5000) })) {
+  for await (const ev of libp2pOf(node).services.dht.put(key, value, { signal: AbortSignal.timeout(timeoutMs) })) {
     if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') accepted.push(ev.from.toString())
   }
   return accepted
@@ -145,7 +145,7 @@ describe('DHT records under attack', () => {
     }
   })
 
-  it('attack 17: a flood of valid records from throwaway identities is bounded per peer and per namespace', async () => {
+  it('attack 17: a flood of valid records from throwaway identities is bounded per peer and per namespace', { timeout: 60_000 }, async () => {
     // Each record is valid (its own identity signed it). A fresh attacker node, so that the puts of the
     // tests above do not count against its quota, and a node that keeps at most CAP records per namespace
     // (the default, MAX_RECORDS_PER_NAMESPACE, is too large to fill quickly in a test).
@@ -158,12 +158,13 @@ describe('DHT records under attack', () => {
     const held = [honest, victim].map((n) => n.heldRecords(PREKEY_RECORD_NAMESPACE))
 
     // The flooder sends more records than one peer may put in a minute: every node stores the first
-    // DHT_PUTS_PER_PEER and refuses the rest.
+    // DHT_PUTS_PER_PEER and refuses the rest. (A generous time limit per put: on a loaded machine a put
+    // cut short would reach fewer nodes and make the counts below smaller.)
     const FLOOD = DHT_PUTS_PER_PEER + 8
     const storedBy = new Map<string, number>()
     const records = Array.from({ length: FLOOD }, () => throwawayRecord())
     for (let i = 0; i < FLOOD; i += 36) {
-      const batch = await Promise.all(records.slice(i, i + 36).map((r) => rawPutAcceptedBy(flooder, r.key, r.value)))
+      const batch = await Promise.all(records.slice(i, i + 36).map((r) => rawPutAcceptedBy(flooder, r.key, r.value, 20_000)))
       for (const p of batch.flat()) storedBy.set(p, (storedBy.get(p) ?? 0) + 1)
     }
     for (const [i, n] of [honest, victim].entries()) {
@@ -176,7 +177,7 @@ describe('DHT records under attack', () => {
 
     // The quota is per peer: another peer's record is still stored by all of them, also by the full node.
     const fresh = throwawayRecord()
-    const acceptedBy = await rawPutAcceptedBy(victim, fresh.key, fresh.value)
+    const acceptedBy = await rawPutAcceptedBy(victim, fresh.key, fresh.value, 20_000)
     expect(acceptedBy).toEqual(expect.arrayContaining([honest.peerId, capped.peerId]))
     expect(capped.heldRecords(PREKEY_RECORD_NAMESPACE)).toBe(CAP)
 
