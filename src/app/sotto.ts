@@ -801,7 +801,9 @@ export class Sotto implements SottoApp {
     const stateBytes = await this.#store.getChainState(c.id, chainId)
     const state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
     const now = Date.now()
-    const { state: next, sealed } = sealCommunityMessage(epoch, state, this.#identity, encodeContent(content), now)
+    // The signed timestamp of a text is its (strictly increasing) sentAt: receivers order a sender's messages by it.
+    const signedAt = content.type === 'text' ? content.sentAt : now
+    const { state: next, sealed } = sealCommunityMessage(epoch, state, this.#identity, encodeContent(content), signedAt)
     const timestamp = coarseTimestamp()
     const envelope = encodeEnvelope({ kind: 'community', timestamp, sealed })
     const id = envelopeId(envelope)
