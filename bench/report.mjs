@@ -129,7 +129,7 @@ message in the other direction, so every message is a DH ratchet step (a new X25
 
 - sotto: dist/crypto/ratchet.js (Double Ratchet with header encryption, XChaCha20-Poly1305, libsodium 1.0.22 in WebAssembly).
 - libsignal-client: @signalapp/libsignal-client ${v['@signalapp/libsignal-client']} (Signal's Rust library through Node bindings).${spqr ? ` Its messages carry SPQR, Signal's post-quantum ratchet (the probe message was ${c.spqr.messageBytes} bytes with ${c.spqr.bytesInProbe} bytes of PQ ratchet data), which sotto does not have: part of its cost buys post-quantum forward secrecy.` : ''}
-- TypeScript port: @privacyresearch/libsignal-protocol-typescript ${v['@privacyresearch/libsignal-protocol-typescript']} (pure TypeScript, WebCrypto AES-CBC/HMAC).
+- TypeScript port: @privacyresearch/libsignal-protocol-typescript ${v['@privacyresearch/libsignal-protocol-typescript']} (TypeScript; AES-CBC and HMAC through WebCrypto, Curve25519 compiled to asm.js).
 - floor: the libsodium calls one sotto message needs, timed alone through dist/crypto/primitives.js: 10 HMAC-SHA-256
   (KDF_CK and the message-key HKDF, on each side), XChaCha20-Poly1305 seal and open of the 41-byte header and of the body.
 - "state serialized" adds what the app does around each message when sessions live in the store: parse the
@@ -317,7 +317,11 @@ the whole process.
 | \`node -e 0\` | ${st.baseline.medianMs} ms | ${st.baseline.p10Ms} ms | ${st.baseline.p90Ms} ms | 1 |
 | \`sotto --version\` | ${st.version.medianMs} ms | ${st.version.p10Ms} ms | ${st.version.p90Ms} ms | ${ratio(st.version.medianMs, st.baseline.medianMs)} |
 | \`sotto status\` | ${st.status.medianMs} ms | ${st.status.p10Ms} ms | ${st.status.p90Ms} ms | ${ratio(st.status.medianMs, st.baseline.medianMs)} |
-| \`node -e 0\` again, after the others | ${st.baselineAgain.medianMs} ms | ${st.baselineAgain.p10Ms} ms | ${st.baselineAgain.p90Ms} ms | |`,
+| \`node -e 0\` again, after the others | ${st.baselineAgain.medianMs} ms | ${st.baselineAgain.p10Ms} ms | ${st.baselineAgain.p90Ms} ms | |
+
+Where the time goes (\`node --cpu-prof dist/cli/main.js --version\`, 2026-11-25): almost all of the extra time
+is loading and compiling ES modules (commander, @libp2p/logger with debug, multiformats through the RPC
+module, the command modules); the app, libp2p and libsodium are not loaded by these two commands.`,
       after('Start-up')
     )
   }
