@@ -863,6 +863,10 @@ async function buildNode(
     privateKey,
     datastore,
     addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
+    // libp2p refuses more than 5 inbound connections a second from one host. Every node on this machine
+    // (a relay, a second user, the tests' and the demo's nodes) shares 127.0.0.1, so a burst of local dials
+    // was refused and those nodes stayed cut off. Loopback is exempt; other hosts keep the limits.
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

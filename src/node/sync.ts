@@ -193,6 +193,9 @@ export function createSyncService(init: SyncServiceInit): SyncService {
   return new SyncServiceImpl(init)
 }
 
+/** A topic a peer refused is asked again after this many sync intervals. */
+const REFUSED_RETRY_INTERVALS = 5
+
 /** A peer that opened a sync stream and never sent its OPEN frame: misbehaviour, unlike a later time-out. */
 class SilentPeerError extends UnexpectedSyncFrameError {}
 
@@ -291,7 +294,8 @@ class SyncServiceImpl implements SyncService {
   readonly #inbound = new Map<string, number>()
   #inboundTotal = 0
   readonly #banned = new Map<string, number>()
-  readonly #refused = new Map<string, Set<string>>()
+  /** Topics a peer refused, with when to ask again (a peer may join the topic later: a member joins a community). */
+  readonly #refused = new Map<string, Map<string, number>>()
   /**
    * Envelopes some session of ours is fetching now (topic, id): a concurrent session with another peer
    * skips them, so a node that meets several peers at once does not download the same envelopes from each.
@@ -373,7 +377,25 @@ class SyncServiceImpl implements SyncService {
   }
 
   #syncAll(): void {
-    for (const peer of this.#peers) if (!this.#isBanned(peer)) this.#enqueue(peer)
+    void this.#refreshPeers().then(() => {
+      for (const peer of this.#peers) if (!this.#isBanned(peer)) this.#enqueue(peer)
+    })
+  }
+
+  /**
+   * Adds every connected peer that speaks sync. The topology's events alone miss peers when connections
+   * churn (a duplicate connection closed reports a disconnect while another connection stays open).
+   */
+  async #refreshPeers(): Promise<void> {
+    for (const peerId of this.#p2p.getPeers()) {
+      const peer = peerId.toString()
+      if (this.#peers.has(peer)) continue
+      try {
+        if ((await this.#p2p.peerStore.get(peerId)).protocols.includes(SYNC_PROTOCOL)) this.#peers.add(peer)
+      } catch {
+        // not identified yet: the next tick looks again
+      }
+    }
   }
 
   /** Queues a full sync with a peer unless one is already waiting; sessions per peer run one at a time. */
@@ -409,7 +431,7 @@ class SyncServiceImpl implements SyncService {
     const results: SyncResult[] = []
     for (const topic of topics ?? this.#init.topics()) {
       if (!this.#started || signal?.aborted) break
-      if (topics === undefined && this.#refused.get(peer)?.has(topic)) continue
+      if (topics === undefined && (this.#refused.get(peer)?.get(topic) ?? 0) > Date.now()) continue
       try {
         // A session moves at most maxEnvelopesPerSession each way: continue while it was cut short.
         const cap = this.#limits.maxEnvelopesPerSession
@@ -496,9 +518,9 @@ class SyncServiceImpl implements SyncService {
         const frame = expectFrame(await ch.receive(), FrameType.Reconcile, FrameType.Reject)
         if (frame.type === FrameType.Reject) {
           if (frame.reason === RejectReason.TopicNotServed) {
-            let set = this.#refused.get(peer)
-            if (set === undefined) this.#refused.set(peer, (set = new Set()))
-            set.add(topic)
+            let map = this.#refused.get(peer)
+            if (map === undefined) this.#refused.set(peer, (map = new Map()))
+            map.set(topic, Date.now() + REFUSED_RETRY_INTERVALS * (this.#init.intervalMs ?? 60_000))
           }
           result.status = 'refused'
           log('%s refused %s (reason %d)', peer, topic, frame.reason)
