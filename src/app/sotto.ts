@@ -167,6 +167,8 @@ export class Sotto implements SottoApp {
   #bundleWait: AbortController | undefined
   /** Opened community epochs by `${communityId}:${epoch}` (see #epochOf). */
   readonly #epochCache = new Map<string, CommunityEpoch>()
+  /** Committed receiver chain states by `${communityId}:recv:${epoch}`; only #receiveCommunity writes them. */
+  readonly #receiverCache = new Map<string, CommunityReceiverState>()
   #relays: string[] = []
   /** True once sync runs: from then on, new 1:1 topics are asked of the relays as they appear. */
   #relaysReady = false
@@ -552,7 +554,9 @@ export class Sotto implements SottoApp {
       const b = this.#store.batch().deleteCommunity(c.id)
       for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
       await b.commit()
-      for (const key of [...this.#epochCache.keys()]) if (key.startsWith(`${c.id}:`)) this.#epochCache.delete(key)
+      for (const cache of [this.#epochCache, this.#receiverCache]) {
+        for (const key of [...cache.keys()]) if (key.startsWith(`${c.id}:`)) cache.delete(key)
+      }
       for (const [topic, route] of this.#routes) if (route.kind === 'community' && route.communityId === c.id) this.#unroute(topic)
     })
   }
@@ -1081,8 +1085,12 @@ export class Sotto implements SottoApp {
     if (c === undefined || c.epoch !== route.epoch) return false
     const epoch = await this.#currentEpoch(c)
     const chainId = `recv:${epoch.epoch}`
-    const stateBytes = await this.#store.getChainState(c.id, chainId)
-    const states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
+    const cacheKey = `${c.id}:${chainId}`
+    let states = this.#receiverCache.get(cacheKey)
+    if (states === undefined) {
+      const stateBytes = await this.#store.getChainState(c.id, chainId)
+      states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
+    }
     const opened = openCommunityMessage(epoch, states, sealed)
     const sender = toHex(opened.senderKey)
     if (sender === this.#myKey) return false
@@ -1129,8 +1137,12 @@ export class Sotto implements SottoApp {
       default:
         break
     }
-    b.putMember(c.id, memberRecord)
+    // A known member's lastSeen is refreshed at most once a minute: one write less per message.
+    const stale = member === undefined || member.lastSeen === undefined || now - member.lastSeen > 60_000
+    if (stale || memberRecord.name !== member?.name) b.putMember(c.id, memberRecord)
     const { messages } = await b.commit()
+    // The committed state is the one to start from next time (reading it back would cost a store read).
+    this.#receiverCache.set(cacheKey, opened.states)
     for (const m of messages) this.#emit(messageView(m, `#${c.name}`, memberRecord.name ?? shortFingerprint(sender)))
     return true
   }
