@@ -314,7 +314,8 @@ class Relay implements RelayHandle {
       // A relay may serve thousands of topics: it starts sessions only for the topics each peer is
       // subscribed to (below), never for all of its topics with every peer.
       intervalMs: 0,
-      syncOnConnect: false
+      syncOnConnect: false,
+      onMisbehaviour: (peer) => this.node.penalise(peer)
     })
     await this.#sync.start()
     this.#offNode.push(

@@ -230,6 +230,8 @@ export class Sotto implements SottoApp {
       source: (topic) => envelopeStoreSource(this.#store, utf8(topic)),
       getEnvelope: async (topic, id) => (await this.#store.getEnvelope(utf8(topic), id))?.bytes,
       onEnvelope: (topic, _id, bytes) => this.#serial(() => this.#receive(topic, bytes)),
+      // The sync service already disconnected and banned it for a while; its gossip score goes down too.
+      onMisbehaviour: (peer) => this.#node.penalise(peer),
       intervalMs: this.#timings.syncIntervalMs,
       onProgress: (e) => {
         this.#syncProgress = {

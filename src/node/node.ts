@@ -207,6 +207,8 @@ export interface SottoNode {
   waitForTopicPeers(topic: string, n: number, signal?: AbortSignal): Promise<string[]>
   /** Gossipsub score of a peer (diagnostics; negative after it sent rejected messages). */
   peerScore(peerId: string): number
+  /** Scores a peer down (a gossipsub behaviour penalty), e.g. after it broke the sync protocol. */
+  penalise(peerId: string): void
   /** Number of peers in the DHT routing table. */
   dhtSize(): number
   /** Number of DHT records this node holds (its own and others') under a record prefix, e.g. `sotto-prekeys`. */
@@ -309,6 +311,7 @@ interface GossipsubScoring {
     params: { topics: Record<string, TopicScoreParams> }
     scoreCache?: Map<string, unknown>
     score(peerId: string): number
+    addPenalty(peerId: string, penalty: number, label: string): void
   }
 }
 
@@ -563,6 +566,13 @@ class SottoNodeImpl implements SottoNode {
       signal?.addEventListener('abort', onAbort, { once: true })
       check()
     })
+  }
+
+  penalise(peerId: string): void {
+    // A behaviour penalty, as gossipsub itself gives for broken promises: it lowers the peer's score
+    // (squared past the threshold), so a peer that keeps misbehaving is pruned from meshes and graylisted.
+    this.gossipsubScoring.score.addPenalty(peerId, 1, 'broken_promise')
+    this.gossipsubScoring.score.scoreCache?.delete(peerId)
   }
 
   peerScore(peerId: string): number {
