@@ -12,7 +12,7 @@ import {
   aeadEncrypt,
   concatBytes,
   hkdf,
-  hmacSha256,
+  hmacSha256Each,
   KEY_BYTES,
   utf8,
   X25519_BYTES
@@ -65,8 +65,12 @@ export function kdfRoot(rootKey: Uint8Array, dhOutput: Uint8Array): RootKdfOutpu
 
 /** KDF_CK(ck): message key = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02). */
 export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageKey: Uint8Array } {
-  return { messageKey: hmacSha256(chainKey, MESSAGE_KEY_CONSTANT), chainKey: hmacSha256(chainKey, CHAIN_KEY_CONSTANT) }
+  const [messageKey, nextChainKey] = hmacSha256Each(chainKey, KDF_CK_INPUTS) as [Uint8Array, Uint8Array]
+  return { messageKey, chainKey: nextChainKey }
 }
+
+/** KDF_CK's two inputs, in the order of its outputs (message key, next chain key). */
+const KDF_CK_INPUTS = [MESSAGE_KEY_CONSTANT, CHAIN_KEY_CONSTANT] as const
 
 /** Message key expansion: HKDF(ikm = mk, salt = "", info = "sotto/ratchet/v1/message", 56) = key [32] || nonce [24]. */
 export function expandMessageKey(messageKey: Uint8Array): { key: Uint8Array; nonce: Uint8Array; material: Uint8Array } {
