@@ -129,6 +129,14 @@ interface RawSodium {
   _crypto_auth_hmacsha256_init(state: number, key: number, keyLength: number): number
   _crypto_auth_hmacsha256_update(state: number, input: number, inLengthLow: number, inLengthHigh: number): number
   _crypto_auth_hmacsha256_final(state: number, out: number): number
+  _crypto_aead_xchacha20poly1305_ietf_encrypt(
+    c: number, cLength: number, m: number, mLengthLow: number, mLengthHigh: number,
+    ad: number, adLengthLow: number, adLengthHigh: number, nsec: number, nonce: number, key: number
+  ): number
+  _crypto_aead_xchacha20poly1305_ietf_decrypt(
+    m: number, mLength: number, nsec: number, c: number, cLengthLow: number, cLengthHigh: number,
+    ad: number, adLengthLow: number, adLengthHigh: number, nonce: number, key: number
+  ): number
 }
 const raw = (sodium as unknown as { libsodium: RawSodium }).libsodium
 const HMAC_STATE_BYTES = raw._crypto_auth_hmacsha256_statebytes()
@@ -296,13 +304,33 @@ export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length
 
 // --- AEAD ----------------------------------------------------------------------------------------
 
+/** Scratch bytes an AEAD call needs: key, nonce, associated data, input and output (input + tag). */
+function aeadScratchBytes(inputLength: number, adLength: number): number {
+  return KEY_BYTES + AEAD_NONCE_BYTES + adLength + 2 * inputLength + AEAD_TAG_BYTES
+}
+
 /** XChaCha20-Poly1305 (IETF) encryption; returns ciphertext || 16-byte tag. */
 export function aeadEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
   checkBytes('key', key, KEY_BYTES)
   checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
   checkBytes('plaintext', plaintext)
   checkBytes('ad', ad)
-  return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key)
+  const used = aeadScratchBytes(plaintext.length, ad.length)
+  if (used > SCRATCH_DATA_BYTES) return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key)
+  // Same libsodium function as the wrapper, with its arguments in the scratch region (see RawSodium).
+  const heap = raw.HEAPU8
+  const n = DATA + KEY_BYTES
+  const a = n + AEAD_NONCE_BYTES
+  const m = a + ad.length
+  const c = m + plaintext.length
+  heap.set(key, DATA)
+  heap.set(nonce, n)
+  heap.set(ad, a)
+  heap.set(plaintext, m)
+  raw._crypto_aead_xchacha20poly1305_ietf_encrypt(c, 0, m, plaintext.length, 0, a, ad.length, 0, 0, n, DATA)
+  const out = heap.slice(c, c + plaintext.length + AEAD_TAG_BYTES)
+  wipeScratch(heap, DATA + used)
+  return out
 }
 
 /** XChaCha20-Poly1305 (IETF) decryption; throws DecryptionError when authentication fails. */
@@ -312,11 +340,28 @@ export function aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint
   checkBytes('ciphertext', ciphertext)
   checkBytes('ad', ad)
   if (ciphertext.length < AEAD_TAG_BYTES) throw new DecryptionError('ciphertext shorter than the tag')
-  try {
-    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key)
-  } catch {
-    throw new DecryptionError('authentication failed')
+  const used = aeadScratchBytes(ciphertext.length, ad.length)
+  if (used > SCRATCH_DATA_BYTES) {
+    try {
+      return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key)
+    } catch {
+      throw new DecryptionError('authentication failed')
+    }
   }
+  const heap = raw.HEAPU8
+  const n = DATA + KEY_BYTES
+  const a = n + AEAD_NONCE_BYTES
+  const c = a + ad.length
+  const m = c + ciphertext.length
+  heap.set(key, DATA)
+  heap.set(nonce, n)
+  heap.set(ad, a)
+  heap.set(ciphertext, c)
+  const rc = raw._crypto_aead_xchacha20poly1305_ietf_decrypt(m, 0, 0, c, ciphertext.length, 0, a, ad.length, 0, n, DATA)
+  const out = rc === 0 ? heap.slice(m, m + ciphertext.length - AEAD_TAG_BYTES) : null
+  wipeScratch(heap, DATA + used)
+  if (out === null) throw new DecryptionError('authentication failed')
+  return out
 }
 
 // --- X25519 --------------------------------------------------------------------------------------
