@@ -50,6 +50,33 @@ function dhKeyMessage(dhKey: Uint8Array): Uint8Array {
 }
 
 /**
+ * Identity encodings whose DH-key signature has verified, so that decoding the same identity again (every
+ * bundle and initial header of a contact, every decode of a stored contact) costs no second Ed25519
+ * verification. Public data only; an entry is the exact 128 bytes signingKey || dhKey || signature (as a
+ * string), and verification is a deterministic function of them, so a hit gives the answer a verification
+ * would. Bounded: the oldest entry goes first.
+ */
+const VERIFIED_IDENTITIES = new Set<string>()
+/** Most identities remembered as verified. */
+const VERIFIED_IDENTITIES_MAX = 4096
+
+function verifiedCacheKey(signingKey: Uint8Array, dhKey: Uint8Array, signature: Uint8Array): string {
+  return (
+    String.fromCharCode.apply(null, signingKey as unknown as number[]) +
+    String.fromCharCode.apply(null, dhKey as unknown as number[]) +
+    String.fromCharCode.apply(null, signature as unknown as number[])
+  )
+}
+
+function rememberVerified(key: string): void {
+  if (VERIFIED_IDENTITIES.size >= VERIFIED_IDENTITIES_MAX) {
+    const oldest = VERIFIED_IDENTITIES.values().next().value
+    if (oldest !== undefined) VERIFIED_IDENTITIES.delete(oldest)
+  }
+  VERIFIED_IDENTITIES.add(key)
+}
+
+/**
  * The public half of an identity: Ed25519 signing key, X25519 key-agreement key and the signature that
  * binds them. Every instance has been checked (signature valid, DH key not of low order).
  */
@@ -76,8 +103,12 @@ export class IdentityPublicKey {
     checkBytes('dhKey', dhKey, X25519_BYTES)
     checkBytes('dhKeySignature', dhKeySignature, SIGNATURE_BYTES)
     x25519CheckPublic(dhKey, 'identity DH key')
-    if (!ed25519Verify(signingKey, dhKeyMessage(dhKey), dhKeySignature)) {
-      throw new SignatureError('bad signature on the identity DH key')
+    const cacheKey = verifiedCacheKey(signingKey, dhKey, dhKeySignature)
+    if (!VERIFIED_IDENTITIES.has(cacheKey)) {
+      if (!ed25519Verify(signingKey, dhKeyMessage(dhKey), dhKeySignature)) {
+        throw new SignatureError('bad signature on the identity DH key')
+      }
+      rememberVerified(cacheKey)
     }
     return new IdentityPublicKey(signingKey.slice(), dhKey.slice(), dhKeySignature.slice())
   }
