@@ -295,7 +295,8 @@ export interface RespondedSession {
 }
 
 /**
- * Initiator (Alice) side of X3DH/PQXDH against `theirBundle` (§4). The bundle is re-checked in full.
+ * Initiator (Alice) side of X3DH/PQXDH against `theirBundle` (§4). Bundle bytes are decoded and checked in
+ * full; a PrekeyBundle instance was checked when it was made and is used as it is.
  * Random bytes are drawn in this order: ephemeral private key (32), KEM randomness (32, PQXDH only),
  * one-time prekey pick (4, only when the bundle has some and `oneTimePrekeyId` is not given).
  * Throws UntrustedIdentityError, UnknownPrekeyError (no such one-time prekey in the bundle),
@@ -306,7 +307,9 @@ export function initiateSession(
   theirBundle: PrekeyBundle | Uint8Array,
   opts: InitiateOptions = {}
 ): InitiatedSession {
-  const bundle = PrekeyBundle.decode(theirBundle instanceof Uint8Array ? theirBundle : theirBundle.encode())
+  // A PrekeyBundle instance has been checked in full when it was made (decode or LocalPrekeys.bundle: its
+  // constructor is private); only bytes are decoded and checked here, so no signature is verified twice.
+  const bundle = theirBundle instanceof PrekeyBundle ? theirBundle : PrekeyBundle.decode(theirBundle)
   const them = bundle.identity
   if (opts.expectedIdentity !== undefined && !opts.expectedIdentity.equals(them)) {
     throw new UntrustedIdentityError('the bundle is signed by a different identity than expected')
