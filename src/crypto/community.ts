@@ -45,6 +45,7 @@ import {
   equalBytes,
   hkdf,
   hmacSha256,
+  hmacSha256Each,
   KEY_BYTES,
   randomBytes,
   SIGNATURE_BYTES,
@@ -98,6 +99,10 @@ export const MAX_SEALED_BYTES = ENVELOPE_HEADER_BYTES + 65536 + AEAD_TAG_BYTES +
 
 const CHAIN_MESSAGE_KEY_BYTE = 0x01
 const CHAIN_NEXT_KEY_BYTE = 0x02
+/** chainStep's two HMAC inputs, in the order of its outputs (message key, next chain key). */
+const CHAIN_STEP_INPUTS = [Uint8Array.of(CHAIN_MESSAGE_KEY_BYTE), Uint8Array.of(CHAIN_NEXT_KEY_BYTE)] as const
+/** HKDF info of the message-key expansion, encoded once. */
+const MESSAGE_KEYS_INFO = utf8(COMMUNITY_LABELS.messageKeys)
 
 // --- Key derivation (§8.2, §8.3) -------------------------------------------------------------------
 
@@ -137,16 +142,14 @@ export function rendezvousKeyOf(topicId: Uint8Array): Uint8Array {
 /** One step of a sender chain (§8.3): message key = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02). */
 export function chainStep(chainKey: Uint8Array): { messageKey: Uint8Array; nextChainKey: Uint8Array } {
   checkBytes('chainKey', chainKey, COMMUNITY_KEY_BYTES)
-  return {
-    messageKey: hmacSha256(chainKey, u8(CHAIN_MESSAGE_KEY_BYTE)),
-    nextChainKey: hmacSha256(chainKey, u8(CHAIN_NEXT_KEY_BYTE))
-  }
+  const [messageKey, nextChainKey] = hmacSha256Each(chainKey, CHAIN_STEP_INPUTS) as [Uint8Array, Uint8Array]
+  return { messageKey, nextChainKey }
 }
 
 /** AEAD key and nonce of a message key (§8.3): HKDF(mk, empty salt, "…/message-keys", 56) = key[32] || nonce[24]. */
 export function messageKeyMaterial(messageKey: Uint8Array): { aeadKey: Uint8Array; nonce: Uint8Array } {
   checkBytes('messageKey', messageKey, COMMUNITY_KEY_BYTES)
-  const okm = hkdf(messageKey, new Uint8Array(0), utf8(COMMUNITY_LABELS.messageKeys), KEY_BYTES + AEAD_NONCE_BYTES)
+  const okm = hkdf(messageKey, new Uint8Array(0), MESSAGE_KEYS_INFO, KEY_BYTES + AEAD_NONCE_BYTES)
   const out = { aeadKey: okm.slice(0, KEY_BYTES), nonce: okm.slice(KEY_BYTES) }
   wipe(okm)
   return out
