@@ -85,6 +85,25 @@ export function deriveHeaderSealKey(
   return out
 }
 
+/** What InitialHeader.create takes. */
+interface SealFields {
+  initiator: IdentityPublicKey
+  ephemeralPrivateKey: Uint8Array
+  signedPrekey: { id: number; publicKey: Uint8Array }
+  oneTimePrekeyId?: number
+  pqPrekeyId?: number
+  kemCiphertext?: Uint8Array
+}
+
+/** Module-internal: InitialHeader.create with EK_A and DH3 already computed (set by the class). */
+let sealWithDh3: (f: SealFields, ephemeralKey: Uint8Array, dh3: Uint8Array) => InitialHeader
+/** Module-internal: InitialHeader.open that also returns DH3 (set by the class; the caller wipes DH3). */
+let openWithDh3: (
+  ourIdentity: IdentityKeyPair,
+  localPrekeys: LocalPrekeys,
+  bytes: Uint8Array
+) => { header: InitialHeader; dh3: Uint8Array }
+
 /**
  * The set-up part of the initiator's first message (§4): who the initiator is, its ephemeral key, and which
  * of the responder's prekeys it used. Only the version, EK_A and the signed prekey id travel in clear; the
@@ -143,13 +162,22 @@ export class InitialHeader {
     pqPrekeyId?: number
     kemCiphertext?: Uint8Array
   }): InitialHeader {
+    checkBytes('ephemeralPrivateKey', f.ephemeralPrivateKey, X25519_BYTES)
+    return InitialHeader.#seal(f, x25519Public(f.ephemeralPrivateKey), undefined)
+  }
+
+  /**
+   * create's work. initiateSession passes EK_A and DH3 = DH(ek_a, SPK_B), which it has computed already for
+   * the set-up KDF, so that neither is computed twice; it keeps and wipes its DH3. Without `dh3Given` it is
+   * computed (and wiped) here.
+   */
+  static #seal(f: SealFields, ephemeralKey: Uint8Array, dh3Given: Uint8Array | undefined): InitialHeader {
     if (!(f.initiator instanceof IdentityPublicKey)) throw new InvalidArgumentError('initiator must be an IdentityPublicKey')
     if ((f.pqPrekeyId === undefined) !== (f.kemCiphertext === undefined)) {
       throw new InvalidArgumentError('pqPrekeyId and kemCiphertext go together')
     }
     if (f.kemCiphertext !== undefined) checkBytes('kemCiphertext', f.kemCiphertext, MLKEM768_CIPHERTEXT_BYTES)
     checkBytes('ephemeralPrivateKey', f.ephemeralPrivateKey, X25519_BYTES)
-    const ephemeralKey = x25519Public(f.ephemeralPrivateKey)
     const spk = f.signedPrekey.publicKey
     x25519CheckPublic(spk, 'signed prekey')
     let flags = 0
@@ -164,9 +192,9 @@ export class InitialHeader {
     }
     const clear = concatBytes(Uint8Array.of(INITIAL_HEADER_VERSION), ephemeralKey, u32be(f.signedPrekey.id))
     const inner = concatBytes(Uint8Array.of(flags), f.initiator.serialize(), ...tail)
-    const dh3 = x25519(f.ephemeralPrivateKey, spk)
+    const dh3 = dh3Given ?? x25519(f.ephemeralPrivateKey, spk)
     const { key, nonce } = deriveHeaderSealKey(dh3, ephemeralKey, spk)
-    wipe(dh3)
+    if (dh3Given === undefined) wipe(dh3)
     const sealed = aeadEncrypt(key, nonce, inner, clear)
     wipe(key)
     const fields: HeaderFields = {
@@ -189,6 +217,13 @@ export class InitialHeader {
    * are not looked up here (respondSession does), so an opened header still names a consumed one-time prekey.
    */
   static open(ourIdentity: IdentityKeyPair, localPrekeys: LocalPrekeys, bytes: Uint8Array): InitialHeader {
+    const { header, dh3 } = InitialHeader.#open(ourIdentity, localPrekeys, bytes)
+    wipe(dh3)
+    return header
+  }
+
+  /** open's work; also returns DH3 = DH(SPK_B, EK_A), which respondSession reuses (the caller wipes it). */
+  static #open(ourIdentity: IdentityKeyPair, localPrekeys: LocalPrekeys, bytes: Uint8Array): { header: InitialHeader; dh3: Uint8Array } {
     checkBytes('initial header', bytes)
     if (bytes.length === 0) throw new MalformedError('initial header is empty')
     if (bytes[0] !== INITIAL_HEADER_VERSION) throw new UnsupportedVersionError(`initial header version ${bytes[0]}`)
@@ -208,13 +243,25 @@ export class InitialHeader {
     const dh3 = x25519(spk.privateKey, ephemeralKey)
     wipe(spk.privateKey)
     const { key, nonce } = deriveHeaderSealKey(dh3, ephemeralKey, spk.publicKey)
-    wipe(dh3)
     let inner: Uint8Array
     try {
       inner = aeadDecrypt(key, nonce, r.take(bytes.length - INITIAL_HEADER_CLEAR_BYTES), clear)
+    } catch (err) {
+      wipe(dh3)
+      throw err
     } finally {
       wipe(key)
     }
+    try {
+      return { header: InitialHeader.#decodeInner(inner, ephemeralKey, signedPrekeyId, bytes), dh3 }
+    } catch (err) {
+      wipe(dh3)
+      throw err
+    }
+  }
+
+  /** The sealed part of an opened header, checked, with the clear fields: the InitialHeader. */
+  static #decodeInner(inner: Uint8Array, ephemeralKey: Uint8Array, signedPrekeyId: number, bytes: Uint8Array): InitialHeader {
     const ir = new ByteReader(inner, 'initial header (sealed part)')
     const flags = ir.u8()
     if ((flags & ~(HEADER_FLAG_ONE_TIME | HEADER_FLAG_PQ)) !== 0) throw new MalformedError(`initial header flags ${flags}`)
@@ -231,6 +278,11 @@ export class InitialHeader {
     const encoded = new Uint8Array(bytes.length)
     encoded.set(bytes)
     return new InitialHeader({ initiator, ephemeralKey, signedPrekeyId, oneTimePrekeyId, pqPrekeyId, kemCiphertext }, encoded)
+  }
+
+  static {
+    sealWithDh3 = (f, ephemeralKey, dh3) => InitialHeader.#seal(f, ephemeralKey, dh3)
+    openWithDh3 = (ourIdentity, localPrekeys, bytes) => InitialHeader.#open(ourIdentity, localPrekeys, bytes)
   }
 }
 
@@ -348,16 +400,25 @@ export function initiateSession(
   ]
   if (oneTime !== undefined) dhs.push(x25519(ephemeral.privateKey, oneTime.publicKey)) // DH4 = DH(EK_A, OPK_B)
   const keys = deriveSetupKeys(dhs, kem?.sharedSecret)
-  for (const dh of dhs) wipe(dh)
   wipe(kem?.sharedSecret)
 
-  const initialHeader = InitialHeader.create({
-    initiator: ourIdentity.publicKey,
-    ephemeralPrivateKey: ephemeral.privateKey,
-    signedPrekey: { id: bundle.signedPrekey.id, publicKey: spk },
-    ...(oneTime === undefined ? {} : { oneTimePrekeyId: oneTime.id }),
-    ...(kem === undefined ? {} : { pqPrekeyId: bundle.pqPrekey!.id, kemCiphertext: kem.ciphertext })
-  })
+  let initialHeader: InitialHeader
+  try {
+    // The header seal reuses EK_A and DH3 (dhs[2]) instead of computing them again.
+    initialHeader = sealWithDh3(
+      {
+        initiator: ourIdentity.publicKey,
+        ephemeralPrivateKey: ephemeral.privateKey,
+        signedPrekey: { id: bundle.signedPrekey.id, publicKey: spk },
+        ...(oneTime === undefined ? {} : { oneTimePrekeyId: oneTime.id }),
+        ...(kem === undefined ? {} : { pqPrekeyId: bundle.pqPrekey!.id, kemCiphertext: kem.ciphertext })
+      },
+      ephemeral.publicKey,
+      dhs[2]!
+    )
+  } finally {
+    for (const dh of dhs) wipe(dh)
+  }
   wipe(ephemeral.privateKey)
   return {
     secrets: { ...keys, associatedData: concatBytes(ourIdentity.publicKey.signingKey, them.signingKey) },
@@ -382,7 +443,23 @@ export function respondSession(
   if (!equalBytes(localPrekeys.owner, ourIdentity.publicKey.signingKey)) {
     throw new InvalidArgumentError('these prekeys belong to another identity')
   }
-  const header = initialHeader instanceof InitialHeader ? initialHeader : openInitialHeader(ourIdentity, localPrekeys, initialHeader)
+  // Opening the bytes computes DH3 = DH(SPK_B, EK_A) for the seal; it is kept for the set-up KDF below.
+  const opened = initialHeader instanceof InitialHeader ? undefined : openWithDh3(ourIdentity, localPrekeys, initialHeader)
+  const header = opened === undefined ? (initialHeader as InitialHeader) : opened.header
+  try {
+    return respondOpened(ourIdentity, localPrekeys, header, opened?.dh3)
+  } finally {
+    wipe(opened?.dh3)
+  }
+}
+
+/** respondSession after the header is open; `dh3` is DH3 when the opening computed it (not wiped here). */
+function respondOpened(
+  ourIdentity: IdentityKeyPair,
+  localPrekeys: LocalPrekeys,
+  header: InitialHeader,
+  dh3: Uint8Array | undefined
+): RespondedSession {
   const them = header.initiator
   if (equalBytes(them.signingKey, ourIdentity.publicKey.signingKey)) {
     throw new InvalidArgumentError('initial header from our own identity')
@@ -399,7 +476,7 @@ export function respondSession(
   const dhs = [
     x25519(spk.privateKey, them.dhKey), // DH1 = DH(SPK_B, IK_A)
     ourIdentity.agree(ek), // DH2 = DH(IK_B, EK_A)
-    x25519(spk.privateKey, ek) // DH3 = DH(SPK_B, EK_A)
+    dh3?.slice() ?? x25519(spk.privateKey, ek) // DH3 = DH(SPK_B, EK_A)
   ]
   if (oneTime !== undefined) dhs.push(x25519(oneTime.privateKey, ek)) // DH4 = DH(OPK_B, EK_A)
   const keys = deriveSetupKeys(dhs, kemSecret)
