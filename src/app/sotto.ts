@@ -427,8 +427,14 @@ export class Sotto implements SottoApp {
   async send(to: string, text: string): Promise<MessageView> {
     if (typeof text !== 'string' || text.length === 0) throw new BadMessageError('the message is empty')
     if (utf8(text).length > MAX_TEXT_BYTES) throw new BadMessageError(`the message is longer than ${MAX_TEXT_BYTES} bytes`)
-    const view = await this.#serial(() => (to.startsWith('#') ? this.#sendCommunity(to.slice(1), text) : this.#sendDirect(to, text)))
-    this.#kickOutbox()
+    let view: MessageView
+    try {
+      view = await this.#serial(() => (to.startsWith('#') ? this.#sendCommunity(to.slice(1), text) : this.#sendDirect(to, text)))
+    } catch (err) {
+      this.#fresh.length = 0
+      throw err
+    }
+    this.#publishFresh()
     return view
   }
 
@@ -684,6 +690,8 @@ export class Sotto implements SottoApp {
         }
     if (entry.messageId === undefined) delete entry.messageId
     b.putOutbox(entry)
+    // Published once the batch is committed (the caller's serial step ends; see #publishFresh).
+    this.#fresh.push(entry)
   }
 
   /**
@@ -718,7 +726,7 @@ export class Sotto implements SottoApp {
       })
       const inbox = inboxTopic(fromHex(contact.identityKey))
       const now = Date.now()
-      b.putOutbox({
+      const profileEntry: OutboxEntry = {
         id: toHex(envelopeId(profileEnv)),
         conversation: contact.id,
         payload: profileEnv,
@@ -727,7 +735,9 @@ export class Sotto implements SottoApp {
         nextAttemptAt: now - 1,
         createdAt: now,
         extra: { kind: 'envelope', topic: inbox, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
-      })
+      }
+      b.putOutbox(profileEntry)
+      this.#fresh.push(profileEntry)
       b.putEnvelope(utf8(inbox), envelopeId(profileEnv), profileTimestamp, profileEnv)
       this.#pendingSessions.set(contact.id, sessionBytes)
     }
@@ -814,21 +824,22 @@ export class Sotto implements SottoApp {
     const envelope = encodeEnvelope({ kind: 'community', timestamp, sealed })
     const id = envelopeId(envelope)
     const topic = communityTopic(epoch.topicId)
+    const entry: OutboxEntry = {
+      id: toHex(id),
+      conversation: c.id,
+      ...(content.type === 'text' ? { messageId: toHex(content.messageId) } : {}),
+      payload: envelope,
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now,
+      extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
+    }
     const b = this.#store
       .batch()
       .setChainState(c.id, chainId, next.serialize())
       .putEnvelope(utf8(topic), id, timestamp, envelope)
       .markSeen(SEEN_SCOPE, id)
-      .putOutbox({
-        id: toHex(id),
-        conversation: c.id,
-        ...(content.type === 'text' ? { messageId: toHex(content.messageId) } : {}),
-        payload: envelope,
-        attempts: 0,
-        nextAttemptAt: now,
-        createdAt: now,
-        extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
-      })
+      .putOutbox(entry)
     if (content.type === 'text') {
       b.putMessage({
         id: toHex(content.messageId),
@@ -842,6 +853,7 @@ export class Sotto implements SottoApp {
       })
     }
     const { messages } = await b.commit()
+    this.#fresh.push(entry)
     return messages[0]
   }
 
@@ -1181,32 +1193,50 @@ export class Sotto implements SottoApp {
         await this.#serial(() => this.#sealQueuedContent(entry))
         continue
       }
-      await this.#reachTopic(entry.conversation, meta.topic)
-      const result = await this.#node.publish(meta.topic, entry.payload).catch((err) => log('publish failed: %s', err))
-      log('outbox %s -> %s: %o', entry.id.slice(0, 8), meta.topic.slice(0, 20), result)
-      const delivered = result !== undefined && (result.recipients > 0 || result.duplicate)
-      await this.#serial(async () => {
-        const current = await this.#store.getOutbox(entry.id)
-        if (current === undefined) return
-        const b = this.#store.batch()
-        if (delivered && entry.messageId !== undefined) {
-          const m = await this.#store.getMessage(entry.messageId)
-          if (m !== undefined && m.status === 'queued') {
-            b.setMessageStatus(m.id, 'sent')
-            this.#emit(await this.#view({ ...m, status: 'sent' }, new Map()))
-          }
+      await this.#deliver(entry, meta)
+    }
+  }
+
+  /** Publishes one outbox envelope and records the outcome (sent; deleted, or due again later). */
+  async #deliver(entry: OutboxEntry, meta: OutboxMeta): Promise<void> {
+    await this.#reachTopic(entry.conversation, meta.topic)
+    const result = await this.#node.publish(meta.topic, entry.payload).catch((err) => log('publish failed: %s', err))
+    log('outbox %s -> %s: %o', entry.id.slice(0, 8), meta.topic.slice(0, 20), result)
+    const delivered = result !== undefined && (result.recipients > 0 || result.duplicate)
+    await this.#serial(async () => {
+      const current = await this.#store.getOutbox(entry.id)
+      if (current === undefined) return
+      const b = this.#store.batch()
+      if (delivered && entry.messageId !== undefined) {
+        const m = await this.#store.getMessage(entry.messageId)
+        if (m !== undefined && m.status === 'queued') {
+          b.setMessageStatus(m.id, 'sent')
+          this.#emit(await this.#view({ ...m, status: 'sent' }, new Map()))
         }
-        if (delivered && meta.scope === 'community') {
-          b.deleteOutbox(entry.id)
-        } else {
-          const attempts = current.attempts + 1
-          const delay = delivered
-            ? Math.min(this.#timings.outboxBackoffMs * 2 ** Math.min(attempts, 16), this.#timings.outboxMaxBackoffMs)
-            : this.#timings.outboxIntervalMs
-          b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay })
-        }
-        await b.commit()
-      })
+      }
+      if (delivered && meta.scope === 'community') {
+        b.deleteOutbox(entry.id)
+      } else {
+        const attempts = current.attempts + 1
+        const delay = delivered
+          ? Math.min(this.#timings.outboxBackoffMs * 2 ** Math.min(attempts, 16), this.#timings.outboxMaxBackoffMs)
+          : this.#timings.outboxIntervalMs
+        b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay })
+      }
+      await b.commit()
+    })
+  }
+
+  /**
+   * Envelopes queued by the serial step that just ran: `send` publishes them at once instead of waiting for
+   * the next outbox pass (which still retries them).
+   */
+  readonly #fresh: OutboxEntry[] = []
+
+  #publishFresh(): void {
+    for (const entry of this.#fresh.splice(0)) {
+      const meta = entry.extra as unknown as OutboxMeta
+      if (meta.kind === 'envelope') void this.#deliver(entry, meta).catch((err) => log('publish failed: %s', err))
     }
   }
 
