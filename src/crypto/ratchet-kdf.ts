@@ -72,9 +72,12 @@ export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageK
 /** KDF_CK's two inputs, in the order of its outputs (message key, next chain key). */
 const KDF_CK_INPUTS = [MESSAGE_KEY_CONSTANT, CHAIN_KEY_CONSTANT] as const
 
+/** HKDF's empty salt (RFC 5869: 32 zero bytes); never written to. */
+const EMPTY_SALT = new Uint8Array(0)
+
 /** Message key expansion: HKDF(ikm = mk, salt = "", info = "sotto/ratchet/v1/message", 56) = key [32] || nonce [24]. */
 export function expandMessageKey(messageKey: Uint8Array): { key: Uint8Array; nonce: Uint8Array; material: Uint8Array } {
-  const material = hkdf(messageKey, new Uint8Array(0), MESSAGE_KDF_INFO, KEY_BYTES + AEAD_NONCE_BYTES)
+  const material = hkdf(messageKey, EMPTY_SALT, MESSAGE_KDF_INFO, KEY_BYTES + AEAD_NONCE_BYTES)
   return { key: material.subarray(0, KEY_BYTES), nonce: material.subarray(KEY_BYTES), material }
 }
 
@@ -113,9 +116,8 @@ export function encodeHeader(dh: Uint8Array, pn: number, n: number): Uint8Array 
   const out = new Uint8Array(HEADER_PLAINTEXT_BYTES)
   out[0] = RATCHET_VERSION
   out.set(dh, 1)
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
-  view.setUint32(1 + X25519_BYTES, pn)
-  view.setUint32(1 + X25519_BYTES + 4, n)
+  writeU32be(out, 1 + X25519_BYTES, pn)
+  writeU32be(out, 1 + X25519_BYTES + 4, n)
   return out
 }
 
@@ -123,12 +125,22 @@ export function encodeHeader(dh: Uint8Array, pn: number, n: number): Uint8Array 
 export function decodeHeader(bytes: Uint8Array): HeaderFields {
   if (bytes.length !== HEADER_PLAINTEXT_BYTES) throw new DecryptionError('header plaintext has the wrong length')
   if (bytes[0] !== RATCHET_VERSION) throw new UnsupportedVersionError(`ratchet header version ${bytes[0]}`)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return {
     dh: bytes.slice(1, 1 + X25519_BYTES),
-    pn: view.getUint32(1 + X25519_BYTES),
-    n: view.getUint32(1 + X25519_BYTES + 4)
+    pn: readU32be(bytes, 1 + X25519_BYTES),
+    n: readU32be(bytes, 1 + X25519_BYTES + 4)
   }
+}
+
+function writeU32be(out: Uint8Array, at: number, value: number): void {
+  out[at] = value >>> 24
+  out[at + 1] = (value >>> 16) & 0xff
+  out[at + 2] = (value >>> 8) & 0xff
+  out[at + 3] = value & 0xff
+}
+
+function readU32be(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
 }
 
 /** Associated data of every header encryption of a session: "sotto/ratchet/v1/header" || AD. */
