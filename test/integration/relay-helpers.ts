@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import { type RelayHandle, type RelayOptions, runRelay } from '../../src/app/relay.js'
+import { fromHex } from '../../src/crypto/primitives.js'
+import { communityTopic } from '../../src/protocol/index.js'
 import { tempHome, type TestUser } from './helpers.js'
 
 /** Starts a relay on 127.0.0.1 in a new temp data directory (removed by cleanup()). */
@@ -65,4 +67,40 @@ export async function filesContaining(dir: string, needles: string[]): Promise<s
 export async function communityCount(user: TestUser, name: string): Promise<number> {
   const c = (await user.store.listCommunities()).find((x) => x.name === name)
   return c === undefined ? 0 : user.store.countMessages(c.id)
+}
+
+/**
+ * The set-up both "killed mid-sync" tests share: an admin and a poster post `perPoster` messages each into
+ * #lobby while the member is away, a relay keeps them all, then the posters stop. The member's data dir is
+ * returned, with the ids posted; only the relay (left running in `running`) holds the history then.
+ */
+export async function relayOnlyHistory(
+  user: (name: string, bootstrap: string[]) => Promise<TestUser>,
+  running: Array<{ stop(): Promise<void> }>,
+  prefix: string,
+  perPoster: number
+): Promise<{ relay: RelayHandle & { home: string }; topic: string; home: string; ids: string[] }> {
+  const admin = await user('p0', [])
+  await admin.communityCreate('lobby')
+  const topicId = (await admin.communityList())[0]!.topicId
+  const topic = communityTopic(fromHex(topicId))
+  const relay = await startRelay({ serve: [topicId], bootstrap: admin.node.addresses() })
+  running.push(relay)
+  const poster = await user('p1', relay.addresses)
+  const member = await user('member', relay.addresses)
+  const invite = await admin.communityInvite('lobby')
+  await poster.communityJoin(invite)
+  await member.communityJoin(invite)
+  await expect.poll(() => relayCount(relay, topic), { timeout: 20_000 }).toBe(2)
+  const home = member.home
+  await member.stop()
+  running.splice(running.indexOf(member), 1)
+
+  const ids = (await Promise.all([admin, poster].map((u, k) => post(u, '#lobby', `${prefix}-p${k}`, perPoster)))).flat()
+  await expect.poll(() => relayCount(relay, topic), { timeout: 60_000, interval: 500 }).toBe(2 * perPoster + 2)
+  for (const u of [admin, poster]) {
+    await u.stop()
+    running.splice(running.indexOf(u), 1)
+  }
+  return { relay, topic, home, ids }
 }

@@ -6,10 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fromHex } from '../../src/crypto/primitives.js'
-import { communityTopic } from '../../src/protocol/index.js'
 import { cleanup, PASSPHRASE, startUser, type TestUser } from './helpers.js'
-import { communityCount, expectHistory, post, relayCount, startRelay } from './relay-helpers.js'
+import { communityCount, expectHistory, relayCount, relayOnlyHistory } from './relay-helpers.js'
 
 const POSTERS = 2
 const PER_POSTER = 500
@@ -44,28 +42,7 @@ describe('a node killed in the middle of a sync (SIGKILL)', () => {
   }
 
   it('completes the sync after a restart on the same data directory, nothing lost or duplicated', { timeout: 180_000 }, async () => {
-    const admin = await user('p0', [])
-    await admin.communityCreate('lobby')
-    const topicId = (await admin.communityList())[0]!.topicId
-    const topic = communityTopic(fromHex(topicId))
-    const relay = await startRelay({ serve: [topicId], bootstrap: admin.node.addresses() })
-    running.push(relay)
-    const poster = await user('p1', relay.addresses)
-    const member = await user('member', relay.addresses)
-    const invite = await admin.communityInvite('lobby')
-    await poster.communityJoin(invite)
-    await member.communityJoin(invite)
-    await expect.poll(() => relayCount(relay, topic), { timeout: 20_000 }).toBe(2)
-    const home = member.home
-    await member.stop()
-    running.splice(running.indexOf(member), 1)
-
-    const ids = (await Promise.all([admin, poster].map((u, k) => post(u, '#lobby', `s-p${k}`, PER_POSTER)))).flat()
-    await expect.poll(() => relayCount(relay, topic), { timeout: 60_000, interval: 500 }).toBe(TOTAL + 2)
-    for (const u of [admin, poster]) {
-      await u.stop()
-      running.splice(running.indexOf(u), 1)
-    }
+    const { relay, topic, home, ids } = await relayOnlyHistory(user, running, 's', PER_POSTER)
 
     // The member comes back in a child process; only the relay has the history. SIGKILL at a quarter.
     let killedAt = 0
