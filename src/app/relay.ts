@@ -18,7 +18,7 @@
 import { constants } from 'node:fs'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { logger } from '@libp2p/logger'
+import { logger } from './log.js'
 import type { Argon2idParams } from '../crypto/atrest.js'
 import { equalBytes, fromHex, randomBytes, toHex, utf8 } from '../crypto/primitives.js'
 import { createSottoNode, generatePeerKey, type SottoNode } from '../node/index.js'

@@ -7,7 +7,7 @@
  * together never both start from the same ratchet state. A message is stored, with the new session or
  * chain state and its seen id, in one batch before it is acknowledged or shown.
  */
-import { logger } from '@libp2p/logger'
+import { logger } from './log.js'
 import {
   CommunityEpoch,
   CommunityReceiverState,

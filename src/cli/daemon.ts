@@ -3,7 +3,7 @@
  */
 import { createConnection } from 'node:net'
 import { unlink } from 'node:fs/promises'
-import { logger } from '@libp2p/logger'
+import { logger } from '../app/log.js'
 import type { IdView, SottoApp, SottoOptions } from '../app/api.js'
 import { CliError } from './errors.js'
 import { ensureHome, socketPath } from './home.js'

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { join, resolve } from 'node:path'
-import { logger } from '@libp2p/logger'
+import { logger } from '../app/log.js'
 import type { MessageStatus, MessageView, SottoApi } from '../app/api.js'
 import { type AppModule, loadApp } from './app-module.js'
 import { runChat } from './chat.js'

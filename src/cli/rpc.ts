@@ -13,7 +13,7 @@
  * - App errors: code -32000, `message` the app's message, `data.code` the app's error code.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import { logger } from '@libp2p/logger'
+import { logger } from '../app/log.js'
 import type {
   CommunityView,
   ContactView,

@@ -150,11 +150,9 @@ const OUT = WORK_STATE + HMAC_STATE_BYTES
 const COUNTER = OUT + HMAC_SHA256_BYTES
 const DATA = COUNTER + 1
 const SCRATCH_END = DATA + SCRATCH_DATA_BYTES
-{
-  // The keyed state of the all-zero 32-byte key (HKDF's default salt); not secret, kept for every extract.
-  raw.HEAPU8.fill(0, ZERO_STATE, SCRATCH_END)
-  raw._crypto_auth_hmacsha256_init(ZERO_STATE, DATA, HMAC_SHA256_BYTES)
-}
+// The keyed state of the all-zero 32-byte key (HKDF's default salt); not secret, kept for every extract.
+raw.HEAPU8.fill(0, ZERO_STATE, SCRATCH_END)
+raw._crypto_auth_hmacsha256_init(ZERO_STATE, DATA, HMAC_SHA256_BYTES)
 
 /** Zeroes the secret part of the scratch region (everything but the zero-salt state). */
 function wipeScratch(heap: Uint8Array, dataEnd: number): void {
