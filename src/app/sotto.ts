@@ -1214,7 +1214,9 @@ export class Sotto implements SottoApp {
           this.#emit(await this.#view({ ...m, status: 'sent' }, new Map()))
         }
       }
-      if (delivered && meta.scope === 'community') {
+      // Only 1:1 texts are acknowledged (a delivery receipt deletes them): everything else (community
+      // posts, a session's profile, epoch-key grants) is done once a peer on its topic took it.
+      if (delivered && (meta.scope === 'community' || entry.messageId === undefined)) {
         b.deleteOutbox(entry.id)
       } else {
         const attempts = current.attempts + 1

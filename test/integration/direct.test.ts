@@ -24,6 +24,8 @@ describe('1:1 messages between two real nodes', () => {
     expect((await bob.read('alice')).map((m) => m.from)).toEqual(['alice'])
     const delivered = await waitForMessage(alice, (m) => m.id === sent.id && m.status === 'delivered')
     expect(delivered.status).toBe('delivered')
+    // nothing is left to resend: the text was acknowledged, the session's profile was taken by bob's node
+    await expect.poll(async () => (await alice.status()).outbox, { timeout: 5_000 }).toBe(0)
     // bob got a contact request named after alice's profile; he accepts and answers
     const contacts = await bob.contactList()
     expect(contacts.map((c) => [c.name, c.state])).toEqual([['alice', 'request']])
