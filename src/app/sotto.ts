@@ -599,9 +599,9 @@ export class Sotto implements SottoApp {
         if (m.id === this.#myKey || m.id === removed?.id) continue
         await this.#sendDirectContentTo(m.id, m.name, { type: 'epoch-key-grant', grant })
       }
+      void this.#announceCommunity(c.id)
       return communityView(updated, next.topicIdHex, members.length - (removed ? 1 : 0))
     })
-    void this.#communityByName(name).then((c) => this.#announceCommunity(c.id)).catch(() => undefined)
     this.#kickOutbox()
     return view
   }
@@ -999,7 +999,7 @@ export class Sotto implements SottoApp {
   async #applyDirectContent(contact: ContactRecord, content: Content, b: StoreBatch): Promise<void> {
     const now = Date.now()
     let ack: Uint8Array | undefined
-    let notify: MessageRecord[] = []
+    const notify: MessageRecord[] = []
     switch (content.type) {
       case 'text': {
         const id = toHex(content.messageId)
@@ -1061,7 +1061,6 @@ export class Sotto implements SottoApp {
       }
       this.#pendingSessions.clear()
     }
-    notify = []
   }
 
   /** A new epoch key from an admin, over 1:1: checked against the community's admins, then installed. */
@@ -1422,7 +1421,7 @@ export class Sotto implements SottoApp {
       this.#prekeys.addOneTimePrekeys(ONE_TIME_PREKEY_BATCH)
       changed = true
     }
-    const age = Date.now() - this.#prekeys.bundle(this.#identity, { maxOneTime: 0 }).signedPrekey.createdAt
+    const age = Date.now() - this.#prekeys.signedPrekeyCreatedAt
     if (age > SIGNED_PREKEY_MAX_AGE_MS) {
       this.#prekeys.rotate(this.#identity)
       changed = true

@@ -475,6 +475,11 @@ export class LocalPrekeys {
     return this.#oneTime.size
   }
 
+  /** When the current signed prekey was made (ms), to decide when to rotate it. */
+  get signedPrekeyCreatedAt(): number {
+    return this.#signed[this.#signed.length - 1]!.createdAt
+  }
+
   /** True when this object holds an ML-KEM prekey. */
   get hasPq(): boolean {
     return this.#pq.length > 0

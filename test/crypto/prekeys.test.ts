@@ -263,3 +263,14 @@ describe('decoding from a Node Buffer view', () => {
     expect(PrekeyBundle.decode(pooled).encode()).toEqual(encoded)
   })
 })
+
+describe('signedPrekeyCreatedAt', () => {
+  it('follows the current signed prekey across a rotation', () => {
+    const identity = IdentityKeyPair.generate()
+    const local = LocalPrekeys.generate(identity, { oneTimeCount: 1, now: 1_000 })
+    expect(local.signedPrekeyCreatedAt).toBe(1_000)
+    local.rotate(identity, { now: 5_000 })
+    expect(local.signedPrekeyCreatedAt).toBe(5_000)
+    expect(local.bundle(identity, { now: 6_000 }).signedPrekey.createdAt).toBe(5_000)
+  })
+})
