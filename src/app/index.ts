@@ -9,7 +9,6 @@ import { LocalPrekeys } from '../crypto/prekeys.js'
 import { toHex } from '../crypto/primitives.js'
 import { ownFingerprintDigits } from '../crypto/safety.js'
 import { createSottoNode, generatePeerKey, peerIdOfKey, type SottoNode } from '../node/index.js'
-import { decodePrekeyRecord } from '../protocol/index.js'
 import {
   createLevelStore,
   openLevelStore,
@@ -24,7 +23,6 @@ import { sottoRecordTypes } from './dht-records.js'
 import type { IdView, SottoApp, SottoOptions } from './api.js'
 import {
   AlreadyInitialisedError,
-  AppError,
   DataDirLockedError,
   NotInitialisedError,
   WrongPassphraseAppError
@@ -122,10 +120,6 @@ export async function openSotto(options: OpenOptions): Promise<SottoApp & Sotto>
   } catch (err) {
     await node?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
-    if (err instanceof AppError) throw err
     throw err
   }
 }
-
-// Re-exported for callers that decode records themselves (tools, tests).
-export { decodePrekeyRecord }
