@@ -7,15 +7,16 @@
  * together never both start from the same ratchet state. A message is stored, with the new session or
  * chain state and its seen id, in one batch before it is acknowledged or shown.
  */
-import { logger } from './log.js'
+
 import {
   CommunityEpoch,
   CommunityReceiverState,
   openCommunityMessage,
-  SenderChainState
+  SenderChainState, sealCommunityMessage 
 } from '../crypto/community.js'
 import {
-  createControlStatement,
+  type ControlStatement,
+  createAdminAddStatement,
   createRotationStatement,
   decodeControlStatement,
   encodeControlStatement,
@@ -23,7 +24,6 @@ import {
   openEpochKeyGrant,
   verifyControlStatement
 } from '../crypto/community-control.js'
-import { sealCommunityMessage } from '../crypto/community.js'
 import { CryptoError, DuplicateMessageError } from '../crypto/errors.js'
 import type { IdentityKeyPair } from '../crypto/identity.js'
 import { pad, unpad } from '../crypto/padding.js'
@@ -42,11 +42,13 @@ import {
   communityTopic,
   decodeContent,
   decodeEnvelope,
+  decodePeerRecord,
   decodePrekeyRecord,
   directTopic,
   type Envelope,
   encodeContent,
   encodeEnvelope,
+  encodePeerRecord,
   encodePrekeyRecord,
   envelopeId,
   formatCommunityInvite,
@@ -55,8 +57,6 @@ import {
   MAX_TEXT_BYTES,
   MESSAGE_ID_BYTES,
   ProtocolError,
-  decodePeerRecord,
-  encodePeerRecord,
   parseInvite,
   peerRecordKey,
   prekeyRecordKey,
@@ -85,6 +85,7 @@ import {
   UnknownCommunityError,
   UnknownContactError
 } from './errors.js'
+import { logger } from './log.js'
 import { byDisplayOrder, checkName, communityView, contactView, memberView, messageView, shortFingerprint } from './views.js'
 
 const log = logger('sotto:app')
@@ -614,19 +615,7 @@ export class Sotto implements SottoApp {
       const m = members.find((x) => x.name === member || x.id === member || x.id.startsWith(member))
       if (m === undefined) throw new UnknownContactError(member)
       const epoch = await this.#currentEpoch(c)
-      const statement = createControlStatement(
-        {
-          kind: 'admin-add',
-          communityId: epoch.communityId,
-          epoch: epoch.epoch,
-          newEpoch: epoch.epoch,
-          newTopicId: new Uint8Array(32),
-          removed: [],
-          added: [fromHex(m.id)],
-          timestamp: Date.now()
-        },
-        this.#identity
-      )
+      const statement = createAdminAddStatement(epoch, [fromHex(m.id)], this.#identity, Date.now())
       await this.#applyControl(c, statement)
       await this.#postCommunityContent(c.id, { type: 'control-statement', statement: encodeControlStatement(statement) })
       return memberView({ ...m, role: 'admin' })
@@ -1161,7 +1150,7 @@ export class Sotto implements SottoApp {
   }
 
   /** Applies an admin statement issued locally. */
-  async #applyControl(c: CommunityRecord, statement: ReturnType<typeof createControlStatement>): Promise<void> {
+  async #applyControl(c: CommunityRecord, statement: ControlStatement): Promise<void> {
     const added = statement.added.map((k) => toHex(k))
     const b = this.#store.batch().putCommunity({ ...c, extra: { ...c.extra, admins: [...new Set([...this.#admins(c), ...added])] } })
     for (const a of added) {

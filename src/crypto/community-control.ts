@@ -172,6 +172,28 @@ export function createRotationStatement(
   )
 }
 
+/** An 'admin-add' statement in `epoch` making `added` (identity signing keys) admins, signed by `issuer`. */
+export function createAdminAddStatement(
+  epoch: CommunityEpoch,
+  added: Uint8Array[],
+  issuer: CommunitySigner,
+  timestamp: number
+): ControlStatement {
+  return createControlStatement(
+    {
+      kind: 'admin-add',
+      communityId: epoch.communityId,
+      epoch: epoch.epoch,
+      newEpoch: epoch.epoch,
+      newTopicId: new Uint8Array(COMMUNITY_KEY_BYTES),
+      removed: [],
+      added,
+      timestamp
+    },
+    issuer
+  )
+}
+
 /** Canonical bytes of a signed statement: controlStatementContent || signature[64]. */
 export function encodeControlStatement(statement: ControlStatement): Uint8Array {
   checkBytes('signature', statement.signature, SIGNATURE_BYTES)

@@ -4,7 +4,7 @@
 // to Bob and publishes whatever she likes. Tests run in order and share the users.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CommunityEpoch, createReceiverState, openCommunityMessage, SenderChainState, sealCommunityMessage } from '../../src/crypto/community.js'
-import { createControlStatement, encodeControlStatement } from '../../src/crypto/community-control.js'
+import { createAdminAddStatement, encodeControlStatement } from '../../src/crypto/community-control.js'
 import { IdentityKeyPair, IdentityPublicKey } from '../../src/crypto/identity.js'
 import { pad } from '../../src/crypto/padding.js'
 import { PrekeyBundle } from '../../src/crypto/prekeys.js'
@@ -261,19 +261,7 @@ describe('attacks on real users', () => {
     // Mallory signs an admin-add for herself and posts it as a valid message of her own chain.
     const { epoch, id } = await epochOf(mallory)
     const mal = await identityOf(mallory)
-    const statement = createControlStatement(
-      {
-        kind: 'admin-add',
-        communityId: epoch.communityId,
-        epoch: epoch.epoch,
-        newEpoch: epoch.epoch,
-        newTopicId: new Uint8Array(32),
-        removed: [],
-        added: [mal.publicKey.signingKey],
-        timestamp: Date.now()
-      },
-      mal
-    )
+    const statement = createAdminAddStatement(epoch, [mal.publicKey.signingKey], mal, Date.now())
     const chainId = `send:${epoch.epoch}`
     const state = SenderChainState.deserialize((await mallory.store.getChainState(id, chainId))!)
     const sealed = sealCommunityMessage(epoch, state, mal, encodeContent({ type: 'control-statement', statement: encodeControlStatement(statement) }), Date.now())
