@@ -3,7 +3,7 @@
  * Every length is checked here so that a wrong-sized input fails with an error naming the argument.
  */
 import { DecryptionError, InvalidArgumentError, InvalidKeyError, SignatureError } from './errors.js'
-import { sodium } from './sodium.js'
+import { curve, sodium } from './sodium.js'
 
 export const KEY_BYTES = 32
 export const AEAD_NONCE_BYTES = 24
@@ -367,7 +367,7 @@ export function aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint
 /** X25519 public key of a 32-byte private scalar. */
 export function x25519Public(privateKey: Uint8Array): Uint8Array {
   checkBytes('privateKey', privateKey, X25519_BYTES)
-  return sodium.crypto_scalarmult_base(privateKey)
+  return curve.scalarmultBase(privateKey)
 }
 
 /**
@@ -379,7 +379,7 @@ export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Arra
   checkBytes('publicKey', publicKey, X25519_BYTES)
   let shared: Uint8Array
   try {
-    shared = sodium.crypto_scalarmult(privateKey, publicKey)
+    shared = curve.scalarmult(privateKey, publicKey)
   } catch {
     throw new InvalidKeyError('X25519 public key of low order (all-zero shared secret)')
   }
@@ -392,15 +392,14 @@ export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Arra
 /** Ed25519 key pair from a 32-byte seed: { publicKey (32), secretKey (64 = seed || public) }. */
 export function ed25519FromSeed(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
   checkBytes('seed', seed, ED25519_SEED_BYTES)
-  const kp = sodium.crypto_sign_seed_keypair(seed)
-  return { publicKey: kp.publicKey, secretKey: kp.privateKey }
+  return curve.signSeedKeypair(seed)
 }
 
 /** Ed25519 detached signature (RFC 8032, deterministic). */
 export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   checkBytes('secretKey', secretKey, ED25519_SECRET_BYTES)
   checkBytes('message', message)
-  return sodium.crypto_sign_detached(message, secretKey)
+  return curve.signDetached(message, secretKey)
 }
 
 /**
@@ -412,7 +411,7 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
   checkBytes('message', message)
   try {
-    return sodium.crypto_sign_verify_detached(signature, message, publicKey)
+    return curve.verifyDetached(signature, message, publicKey)
   } catch {
     return false
   }
