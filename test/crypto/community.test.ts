@@ -34,6 +34,7 @@ import {
 } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { concatBytes, ed25519FromSeed, hmacSha256, sha256, toHex, utf8 } from '../../src/crypto/primitives.js'
+import { sodium } from '../../src/crypto/sodium.js'
 import { counterRandom, forge, identity, resign } from './community-helpers.js'
 
 const alice = identity(0xa1)
@@ -424,3 +425,50 @@ function padShort(): Uint8Array {
   p[10] = 0x80
   return p
 }
+
+describe('the key holder check of the topic signature (§8.5)', () => {
+  /** A valid Ed25519 signature with a random nonce (as a hedged signer would make): not libsodium's bytes. */
+  function randomisedTopicSignature(e: CommunityEpoch, seed: Uint8Array, sealed: Uint8Array): Uint8Array {
+    const h = sodium.crypto_hash_sha512(seed)
+    h[0]! &= 248
+    h[31]! &= 127
+    h[31]! |= 64
+    const a = sodium.crypto_core_ed25519_scalar_reduce(concatBytes(h.subarray(0, 32), new Uint8Array(32)))
+    const r = sodium.crypto_core_ed25519_scalar_random()
+    const R = sodium.crypto_scalarmult_ed25519_base_noclamp(r)
+    const m = concatBytes(utf8(COMMUNITY_LABELS.envelopeSignature), sealed.subarray(0, sealed.length - 64))
+    const k = sodium.crypto_core_ed25519_scalar_reduce(sodium.crypto_hash_sha512(concatBytes(R, e.topicId, m)))
+    const S = sodium.crypto_core_ed25519_scalar_add(r, sodium.crypto_core_ed25519_scalar_mul(k, a))
+    return concatBytes(R, S)
+  }
+
+  it('accepts exactly what verifyTopicSignature accepts, including a valid randomised signature', () => {
+    const e = fixedEpoch()
+    const [m] = sealMany(e, alice, 1)
+    expect(e.checkTopicSignature(m!)).toBe(true)
+    const seed = deriveEpochKeys(e.communityId, e.epoch, e.exportEpochKey()).topicSigningSeed
+    const hedged = m!.slice()
+    hedged.set(randomisedTopicSignature(e, seed, m!), hedged.length - 64)
+    expect(toHex(hedged)).not.toBe(toHex(m!))
+    expect(verifyTopicSignature(e.topicId, hedged)).toBe(true)
+    expect(e.checkTopicSignature(hedged)).toBe(true)
+    // The hedged envelope opens like the original (the AEAD and the sender signature do not cover tsig).
+    expect(text(openCommunityMessage(e, CommunityReceiverState.create(e), hedged).body)).toBe('m0')
+    for (const bad of [flip(m!, 3), flip(m!, 60), flip(m!, m!.length - 1), flip(m!, m!.length - 40), new Uint8Array(500), m!.subarray(0, 100)]) {
+      expect(e.checkTopicSignature(bad)).toBe(verifyTopicSignature(e.topicId, bad))
+      expect(e.checkTopicSignature(bad)).toBe(false)
+    }
+    expect(fixedEpoch(1).checkTopicSignature(m!)).toBe(false)
+  })
+
+  it('openCommunityMessage checks the topic signature unless the caller says it already did', () => {
+    const e = fixedEpoch()
+    const [m] = sealMany(e, alice, 1)
+    const badTsig = flip(m!, m!.length - 1)
+    const r = CommunityReceiverState.create(e)
+    expect(() => openCommunityMessage(e, r, badTsig)).toThrow(DecryptionError)
+    // With topicSignatureChecked the envelope's AEAD and sender signature still decide.
+    expect(text(openCommunityMessage(e, r, badTsig, { topicSignatureChecked: true }).body)).toBe('m0')
+    expect(() => openCommunityMessage(e, r, flip(m!, 60), { topicSignatureChecked: true })).toThrow(DecryptionError)
+  })
+})
