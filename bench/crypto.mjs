@@ -94,8 +94,9 @@ function sottoRatchet() {
 
 /**
  * The primitive floor of one sotto ratchet message (chain step, no DH): exactly the libsodium calls the
- * ratchet makes, timed alone. Sender: KDF_CK (2 HMAC-SHA-256), message-key HKDF (extract + 2 expand blocks =
- * 3 HMAC), header AEAD seal (41 B), body AEAD seal (200 B). Receiver: the same HMACs, header open, body open.
+ * ratchet makes, timed alone. Sender: KDF_CK (2 HMAC-SHA-256 under one key schedule), message-key HKDF
+ * (extract + 2 expand blocks = 3 HMAC), header AEAD seal (41 B), body AEAD seal (200 B). Receiver: the same
+ * HMACs, header open, body open.
  */
 function ratchetFloor() {
   const ck = P.randomBytes(32)
@@ -107,13 +108,13 @@ function ratchetFloor() {
   const one = new Uint8Array([1])
   const two = new Uint8Array([2])
   const info = P.utf8('sotto/ratchet/v1/message')
+  const steps = [one, two]
+  const empty = new Uint8Array(0)
+  // The same primitive calls as src/crypto/ratchet-kdf.ts: KDF_CK as two HMACs under one key schedule
+  // (hmacSha256Each), the message-key HKDF (extract + 2 expand blocks, through primitives.hkdf).
   const side = () => {
-    const mk = P.hmacSha256(ck, one)
-    P.hmacSha256(ck, two)
-    const prk = P.hmacSha256(new Uint8Array(32), mk)
-    const t1 = P.hmacSha256(prk, P.concatBytes(info, one))
-    const t2 = P.hmacSha256(prk, P.concatBytes(t1, info, two))
-    return P.concatBytes(t1, t2)
+    const [mk] = P.hmacSha256Each(ck, steps)
+    return P.hkdf(mk, empty, info, 56)
   }
   return () => {
     const m = side()

@@ -333,17 +333,27 @@ export function aeadEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8
 
 /** XChaCha20-Poly1305 (IETF) decryption; throws DecryptionError when authentication fails. */
 export function aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array {
+  const out = aeadDecryptOrNull(key, nonce, ciphertext, ad)
+  if (out === null) throw new DecryptionError(ciphertext.length < AEAD_TAG_BYTES ? 'ciphertext shorter than the tag' : 'authentication failed')
+  return out
+}
+
+/**
+ * Like {@link aeadDecrypt}, but returns null when authentication fails (or the ciphertext is shorter than the
+ * tag), for trial decryption where failing is expected (the ratchet's header keys): no exception is built.
+ */
+export function aeadDecryptOrNull(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array | null {
   checkBytes('key', key, KEY_BYTES)
   checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
   checkBytes('ciphertext', ciphertext)
   checkBytes('ad', ad)
-  if (ciphertext.length < AEAD_TAG_BYTES) throw new DecryptionError('ciphertext shorter than the tag')
+  if (ciphertext.length < AEAD_TAG_BYTES) return null
   const used = aeadScratchBytes(ciphertext.length, ad.length)
   if (used > SCRATCH_DATA_BYTES) {
     try {
       return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key)
     } catch {
-      throw new DecryptionError('authentication failed')
+      return null
     }
   }
   const heap = raw.HEAPU8
@@ -358,7 +368,6 @@ export function aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint
   const rc = raw._crypto_aead_xchacha20poly1305_ietf_decrypt(m, 0, 0, c, ciphertext.length, 0, a, ad.length, 0, n, DATA)
   const out = rc === 0 ? heap.slice(m, m + ciphertext.length - AEAD_TAG_BYTES) : null
   wipeScratch(heap, DATA + used)
-  if (out === null) throw new DecryptionError('authentication failed')
   return out
 }
 

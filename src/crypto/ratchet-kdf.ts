@@ -9,6 +9,7 @@ import {
   AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
   aeadDecrypt,
+  aeadDecryptOrNull,
   aeadEncrypt,
   concatBytes,
   hkdf,
@@ -158,15 +159,5 @@ export function sealHeader(headerKey: Uint8Array, nonce: Uint8Array, header: Uin
 
 /** HDECRYPT(hk, encHeader): the header plaintext, or null when it does not authenticate under `headerKey`. */
 export function openHeader(headerKey: Uint8Array, encryptedHeader: Uint8Array, headerAd: Uint8Array): Uint8Array | null {
-  try {
-    return aeadDecrypt(
-      headerKey,
-      encryptedHeader.subarray(0, AEAD_NONCE_BYTES),
-      encryptedHeader.subarray(AEAD_NONCE_BYTES),
-      headerAd
-    )
-  } catch (err) {
-    if (err instanceof DecryptionError) return null
-    throw err
-  }
+  return aeadDecryptOrNull(headerKey, encryptedHeader.subarray(0, AEAD_NONCE_BYTES), encryptedHeader.subarray(AEAD_NONCE_BYTES), headerAd)
 }
