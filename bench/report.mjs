@@ -127,11 +127,13 @@ session set up and used once in each direction beforehand; each side with its in
 immutable RatchetSession objects; libsignal: its stores holding SessionRecords). "Alternating" sends each
 message in the other direction, so every message is a DH ratchet step (a new X25519 key pair and two DH).
 
-- sotto: dist/crypto/ratchet.js (Double Ratchet with header encryption, XChaCha20-Poly1305, libsodium 1.0.22 in WebAssembly).
+- sotto: dist/crypto/ratchet.js (Double Ratchet with header encryption, XChaCha20-Poly1305): HMAC and AEAD from libsodium 1.0.22
+  in WebAssembly, X25519 from the same library compiled natively (sodium-native's prebuilt add-on; PROTOCOL.md §1).
 - libsignal-client: @signalapp/libsignal-client ${v['@signalapp/libsignal-client']} (Signal's Rust library through Node bindings).${spqr ? ` Its messages carry SPQR, Signal's post-quantum ratchet (the probe message was ${c.spqr.messageBytes} bytes with ${c.spqr.bytesInProbe} bytes of PQ ratchet data), which sotto does not have: part of its cost buys post-quantum forward secrecy.` : ''}
 - TypeScript port: @privacyresearch/libsignal-protocol-typescript ${v['@privacyresearch/libsignal-protocol-typescript']} (TypeScript; AES-CBC and HMAC through WebCrypto, Curve25519 compiled to asm.js).
-- floor: the libsodium calls one sotto message needs, timed alone through dist/crypto/primitives.js: 10 HMAC-SHA-256
-  (KDF_CK and the message-key HKDF, on each side), XChaCha20-Poly1305 seal and open of the 41-byte header and of the body.
+- floor: the libsodium calls one sotto message needs, timed alone through dist/crypto/primitives.js: on each side
+  KDF_CK (two HMAC-SHA-256 under one key schedule) and the message-key HKDF (three HMAC-SHA-256), and
+  XChaCha20-Poly1305 seal and open of the 41-byte header and of the body.
 - "state serialized" adds what the app does around each message when sessions live in the store: parse the
   state before, write it after (PROTOCOL.md §6), on both sides.
 
@@ -145,16 +147,19 @@ Alternating (DH ratchet steps; the floor adds the DH step's key generation, two 
 ${head}
 ${t(c.ratchetAlternating, Object.keys(c.ratchetAlternating))}
 
-Where the time goes (\`node --cpu-prof\` of the one-direction loop against dist/, 2026-11-25): about 35 % in
-HMAC-SHA-256 (the 10 calls of KDF_CK and the message-key HKDF), 21 % in XChaCha20-Poly1305, 13 % garbage
-collection, the rest glue (libsodium-wrappers copying arguments into WebAssembly memory, the hex message-key id,
-concatenations). sotto runs at ${rx(ratioOf(c.ratchetOneWay.sotto, c.ratchetOneWay.floor))} of its floor, so the one-direction bar against libsignal-client
-(5x) asks for about as much as the floor allows: the floor itself is ${rx(ratioOf(c.ratchetOneWay.floor, c.ratchetOneWay['libsignal-client']))} libsignal-client here.
-Alternating messages are dominated by X25519 in libsodium's WebAssembly build (a key generation and two
-variable-base scalar multiplications per message); libsignal-client does these natively in Rust, several times
-faster, and still spends time on its post-quantum ratchet. With WebAssembly X25519 the 1.5x alternating bar is
-out of reach: the floor of an alternating message is itself ${c.ratchetAlternating.floor ? rx(ratioOf(c.ratchetAlternating.floor, c.ratchetAlternating['libsignal-client'])) : 'about 1x'} libsignal-client here. Node's own X25519 (OpenSSL through node:crypto) is no way out: importing raw keys as KeyObjects costs
-more than the scalar multiplication (about 1,800 DH/s measured here, against about 7,000 with libsodium).`,
+Where the time goes (\`node --cpu-prof\` of the one-direction loop against dist/, 2026-11-26): most of it in
+libsodium's WebAssembly code (SHA-256 for the HMACs, XChaCha20-Poly1305), about 6 % garbage collection, the rest
+glue (copies into WebAssembly memory, the random header nonce, concatenations). sotto runs at ${rx(ratioOf(c.ratchetOneWay.sotto, c.ratchetOneWay.floor))} of its floor;
+the floor itself is ${rx(ratioOf(c.ratchetOneWay.floor, c.ratchetOneWay['libsignal-client']))} libsignal-client here.
+Alternating messages are dominated by X25519 (about 56 % of the time: a key generation and two variable-base
+scalar multiplications per message). Until 2026-11-25 sotto ran X25519 in libsodium's WebAssembly build, which
+has no 64x64->128-bit multiply and was about 3.5x slower (about 108 µs against 31 µs per scalar multiplication
+here): alternating was then 0.95x libsignal-client, and the floor itself about 1.0x. X25519 and Ed25519 now go
+through natively compiled libsodium (the same library and version family, checked against Wycheproof and byte
+for byte against the WebAssembly build; \`SOTTO_SODIUM=wasm\` switches back). Node's own X25519 (OpenSSL through
+node:crypto) was no way out: importing raw keys as KeyObjects costs more than the scalar multiplication (about
+1,800 DH/s measured here). A failed header-key trial no longer builds an exception (about 8 % of an alternating
+message went into constructing DecryptionError objects).`,
       after('1:1 ratchet')
     )
     writeSection(
@@ -171,16 +176,15 @@ reported for sotto only.
 ${head}
 ${t(c.setup, Object.keys(c.setup))}
 
-Where the time goes (\`node --cpu-prof\` of the PQXDH loop, 2026-11-25). Before this suite's fix, 42 % of all
-samples were x25519CheckPublic inside PrekeyBundle.decode: each key of the bundle (signed prekey and up to 16
-one-time prekeys) was checked for low order with a full X25519 scalar multiplication. x25519CheckPublic now
-compares the key in constant time with the five canonical low-order u-coordinates (0, 1, p - 1 and the two
-points of order 8: libsodium's has_small_order list, whose other two entries are non-canonical and refused
-before), the same set of keys (checked against the old code on 113,000 keys including every edge case); the
-same loop went from about 140 to about 300 set-ups/s. What remains: X25519 (45 %: three or four DHs on each
-side, the ratchet's first DH step), Ed25519 verification of the bundle and identity signatures (21 %),
-ML-KEM-768 and glue. libsignal-client does the same curve and lattice arithmetic natively in Rust; matching it
-needs native-speed X25519 and Ed25519, which libsodium's WebAssembly build does not give.`,
+Where the time goes (\`node --cpu-prof\` of the PQXDH loop, 2026-11-26): X25519 about 37 % (three or four DHs on
+each side and the ratchet's first key pair), Ed25519 verification of the bundle and identity signatures about
+16 %, ML-KEM-768 and HMAC in libsodium's WebAssembly most of the rest, then glue. Two changes brought sotto from
+about 140 to about 700 set-ups/s: x25519CheckPublic, which checked each key of a bundle (signed prekey and up to
+16 one-time prekeys) for low order with a full X25519 scalar multiplication, now compares the key in constant
+time with the five canonical low-order u-coordinates (libsodium's has_small_order list; the other two entries are
+non-canonical and refused before), the same set of keys (checked against the old code on 113,000 keys including
+every edge case); and X25519 and Ed25519 now run in natively compiled libsodium instead of WebAssembly (PROTOCOL.md
+§1; 0.59x libsignal-client with WebAssembly on 2026-11-25).`,
       after('Session set-up')
     )
     writeSection(
@@ -189,20 +193,26 @@ needs native-speed X25519 and Ed25519, which libsodium's WebAssembly build does 
 One operation = one member seals a ${c.payloadBytes}-byte message and another member opens it. sotto
 (dist/crypto/community.js): sender chain step, Ed25519 signature by the sender, padding to 256 bytes,
 XChaCha20-Poly1305, and an Ed25519 signature with the epoch's topic key (so relays can drop forgeries without a
-secret); the receiver checks the topic signature, decrypts and checks the sender's signature. ts-mls
+secret); the receiver checks the topic signature (as a key holder: by signing the envelope itself and comparing,
+PROTOCOL.md §8.5), decrypts and checks the sender's signature. Ed25519 runs in natively compiled libsodium. ts-mls
 ${v['ts-mls']}: createApplicationMessage, encodeMlsMessage, decodeMlsMessage, processPrivateMessage
 (RFC 9420 PrivateMessage: sender signature, AEAD of content and of sender data) in ciphersuite
 ${c.mlsCiphersuite}. The floors are libsodium calls timed alone: one Ed25519 sign + verify and an AEAD seal + open
-of 256 bytes (the issue's floor), and the same with the second signature and verification sotto's design adds.
+of 256 bytes (the issue's floor), and the floor of sotto's design: two more signs (the topic signature, and the
+receiver's holder check of it).
 
 ${head}
 ${t(c.community, Object.keys(c.community))}
 
-sotto reaches most of the floor of its own design (two signatures and two verifications per message), but the
-issue's floor has one of each: the 70 % bar against it cannot be met while every message also carries the topic
-signature that lets relays and peers without the epoch key drop forgeries (PROTOCOL.md §8.5, §14.2). Meeting it
-would take dropping that signature (a design change) or Ed25519 faster than libsodium's WebAssembly build (here
-about 17,000 signs/s and 7,000 verifications/s with the machine shared).`,
+Where the time goes (\`node --cpu-prof\`, 2026-11-26): Ed25519 signing about 36 % (three signs), verification
+about 32 % (one), the rest padding, AEAD, HMACs and glue. sotto reaches ${rx(ratioOf(c.community.sotto, c.community['floor: 3 sign + 1 verify + AEAD']))} of the floor of its own design. The
+70 % bar against the one-signature floor is out of reach for this design, not for lack of tuning: DESIGN.md asks
+for every message to be signed by its sender's identity key inside the encryption, and for routers to drop
+envelopes not provably from a key holder without reading them; the topic signature is that proof, so the sender
+signs twice, and a receiving member must check the topic signature before forwarding (else a peer on the path
+could swap it, and members would relay and store envelopes that every relay rejects). With signing at about a
+third of a verification, the best this design can reach is about 0.66x of the one-signature floor with no other
+cost at all, so this bar stays missed unless the design changes (the notes on issue 9 weigh the options).`,
       after('Community messages')
     )
   }
