@@ -133,6 +133,8 @@ const ONE_TIME_PREKEY_BATCH = 32
 /** Signed prekeys are replaced weekly (the previous ones stay usable for messages in flight). */
 const SIGNED_PREKEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const SEEN_SCOPE = 'env'
+/** Member records kept in memory per community (see Sotto#members). */
+const MAX_CACHED_MEMBERS = 4096
 
 /** Everything `Sotto` needs, opened by src/app/index.ts. */
 export interface SottoParts {
@@ -170,6 +172,18 @@ export class Sotto implements SottoApp {
   readonly #epochCache = new Map<string, CommunityEpoch>()
   /** Committed receiver chain states by `${communityId}:recv:${epoch}`; only #receiveCommunity writes them. */
   readonly #receiverCache = new Map<string, CommunityReceiverState>()
+  /**
+   * Community records by id, community ids by local name, and members by community then member id
+   * (undefined: known to be absent), as last read from the store or committed to it: every message sent or
+   * received needs its community, every message received its sender's member record. Every path that writes
+   * a community or a member drops them after its commit (#forgetCommunities), except #receiveCommunity,
+   * which puts the member record it committed.
+   */
+  readonly #communities = new Map<string, CommunityRecord>()
+  readonly #communityIds = new Map<string, string>()
+  readonly #members = new Map<string, Map<string, MemberRecord | undefined>>()
+  /** Bumped by #forgetCommunities: a read that started before must not fill the caches after it. */
+  #communityGeneration = 0
   #relays: string[] = []
   /** True once sync runs: from then on, new 1:1 topics are asked of the relays as they appear. */
   #relaysReady = false
@@ -483,6 +497,7 @@ export class Sotto implements SottoApp {
         .setEpochKey(id, epoch.epoch, epoch.serialize())
         .putMember(id, { id: this.#myKey, name: this.#name, role: 'admin', joinedAt: now, lastSeen: now })
         .commit()
+      this.#forgetCommunities()
       this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
       void this.#announceCommunity(id)
       return communityView(record, epoch.topicIdHex, 1)
@@ -531,6 +546,7 @@ export class Sotto implements SottoApp {
         .putMember(id, { id: this.#myKey, name: this.#name, role: 'member', joinedAt: now, lastSeen: now })
       for (const a of admins) if (a !== this.#myKey) b.putMember(id, { id: a, role: 'admin' })
       await b.commit()
+      this.#forgetCommunities()
       this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
       return communityView(record, epoch.topicIdHex, admins.length + 1)
     })
@@ -563,6 +579,7 @@ export class Sotto implements SottoApp {
       const b = this.#store.batch().deleteCommunity(c.id)
       for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
       await b.commit()
+      this.#forgetCommunities()
       for (const cache of [this.#epochCache, this.#receiverCache]) {
         for (const key of [...cache.keys()]) if (key.startsWith(`${c.id}:`)) cache.delete(key)
       }
@@ -594,6 +611,7 @@ export class Sotto implements SottoApp {
       const b = this.#store.batch().putCommunity(updated).setEpochKey(c.id, next.epoch, next.serialize())
       if (removed) b.deleteMember(c.id, removed.id)
       await b.commit()
+      this.#forgetCommunities()
       this.#moveCommunityTopic(c.id, current, next)
       // The new key goes only to the remaining members, each over a 1:1 session.
       for (const m of members) {
@@ -799,7 +817,7 @@ export class Sotto implements SottoApp {
 
   /** Seals a content into the community's current epoch, stores it (and the message, for text) and queues it. */
   async #postCommunityContent(communityId: string, content: Content, text?: string): Promise<MessageRecord | undefined> {
-    const c = await this.#store.getCommunity(communityId)
+    const c = await this.#community(communityId)
     if (c === undefined) throw new UnknownCommunityError(communityId)
     const epoch = await this.#currentEpoch(c)
     const chainId = `send:${epoch.epoch}`
@@ -827,7 +845,6 @@ export class Sotto implements SottoApp {
       .batch()
       .setChainState(c.id, chainId, next.serialize())
       .putEnvelope(utf8(topic), id, timestamp, envelope)
-      .markSeen(SEEN_SCOPE, id)
       .putOutbox(entry)
     if (content.type === 'text') {
       b.putMessage({
@@ -870,7 +887,9 @@ export class Sotto implements SottoApp {
     if (route === undefined) return false
     if (!validated && this.#validate(topic, bytes) !== 'accept') return 'invalid'
     const id = envelopeId(bytes)
-    if (await this.#store.hasSeen(SEEN_SCOPE, id)) return false
+    // A community envelope needs no seen-id read: its epoch's receiver state, committed with every message,
+    // refuses a (sender, index) opened before (DuplicateMessageError, §8.5), whatever the envelope's bytes.
+    if (route.kind !== 'community' && (await this.#store.hasSeen(SEEN_SCOPE, id))) return false
     const env = decodeEnvelope(bytes)
     try {
       if (env.kind === 'community' && route.kind === 'community') return await this.#receiveCommunity(topic, route, id, env.timestamp, env.sealed, bytes)
@@ -993,17 +1012,20 @@ export class Sotto implements SottoApp {
       case 'text': {
         const id = toHex(content.messageId)
         if (contact.extra?.['hidden'] === true) contact = { ...contact, extra: { ...contact.extra, hidden: false } }
-        if (await this.#store.getMessage(id)) break
-        b.putMessage({
-          id,
-          conversation: contact.id,
-          direction: 'in',
-          sender: contact.identityKey,
-          text: content.body,
-          sentAt: content.sentAt,
-          receivedAt: now,
-          status: 'received'
-        })
+        // A message id already stored keeps its record (ifNew) and is not acknowledged again (see below).
+        b.putMessage(
+          {
+            id,
+            conversation: contact.id,
+            direction: 'in',
+            sender: contact.identityKey,
+            text: content.body,
+            sentAt: content.sentAt,
+            receivedAt: now,
+            status: 'received'
+          },
+          { ifNew: true }
+        )
         ack = content.messageId
         break
       }
@@ -1038,6 +1060,9 @@ export class Sotto implements SottoApp {
     }
     b.putContact(contact)
     const { messages } = await b.commit()
+    // A grant may have moved a community to its next epoch and removed members.
+    if (content.type === 'epoch-key-grant') this.#forgetCommunities()
+    if (ack !== undefined && !messages.some((m) => m.direction === 'in')) ack = undefined
     for (const m of messages) this.#emit(messageView(m, contact.name, m.direction === 'out' ? 'me' : contact.name))
     for (const m of notify) this.#emit(messageView(m, contact.name, 'me'))
     // No receipt to an identity key the user has not accepted yet (SECURITY.md, attack 5): nothing is sent to it.
@@ -1083,7 +1108,7 @@ export class Sotto implements SottoApp {
     sealed: Uint8Array,
     bytes: Uint8Array
   ): Promise<boolean | 'invalid'> {
-    const c = await this.#store.getCommunity(route.communityId)
+    const c = await this.#community(route.communityId)
     if (c === undefined || c.epoch !== route.epoch) return false
     const epoch = await this.#currentEpoch(c)
     const chainId = `recv:${epoch.epoch}`
@@ -1098,19 +1123,16 @@ export class Sotto implements SottoApp {
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)
     const now = Date.now()
-    const b = this.#store
-      .batch()
-      .setChainState(c.id, chainId, opened.states.serialize())
-      .markSeen(SEEN_SCOPE, id)
-      .putEnvelope(utf8(topic), id, timestamp, bytes)
-    const member = await this.#store.getMember(c.id, sender)
+    const b = this.#store.batch().setChainState(c.id, chainId, opened.states.serialize()).putEnvelope(utf8(topic), id, timestamp, bytes)
+    const member = await this.#member(c.id, sender)
     const admins = this.#admins(c)
     let memberRecord: MemberRecord = member ?? { id: sender, role: admins.includes(sender) ? 'admin' : 'member', joinedAt: now }
     memberRecord = { ...memberRecord, lastSeen: now }
     switch (content.type) {
       case 'text':
-        if (!(await this.#store.getMessage(toHex(content.messageId)))) {
-          b.putMessage({
+        // ifNew: a message id already stored (anyone's) is not replaced.
+        b.putMessage(
+          {
             id: toHex(content.messageId),
             conversation: c.id,
             direction: 'in',
@@ -1119,8 +1141,9 @@ export class Sotto implements SottoApp {
             sentAt: opened.timestamp,
             receivedAt: now,
             status: 'received'
-          })
-        }
+          },
+          { ifNew: true }
+        )
         break
       case 'profile':
         if (content.displayName.length > 0) memberRecord = { ...memberRecord, name: content.displayName }
@@ -1141,10 +1164,13 @@ export class Sotto implements SottoApp {
     }
     // A known member's lastSeen is refreshed at most once a minute: one write less per message.
     const stale = member === undefined || member.lastSeen === undefined || now - member.lastSeen > 60_000
-    if (stale || memberRecord.name !== member?.name) b.putMember(c.id, memberRecord)
+    const writeMember = stale || memberRecord.name !== member?.name
+    if (writeMember) b.putMember(c.id, memberRecord)
     const { messages } = await b.commit()
     // The committed state is the one to start from next time (reading it back would cost a store read).
     this.#receiverCache.set(cacheKey, opened.states)
+    if (content.type === 'control-statement') this.#forgetCommunities()
+    else if (writeMember) this.#members.get(c.id)?.set(sender, memberRecord)
     for (const m of messages) this.#emit(messageView(m, `#${c.name}`, memberRecord.name ?? shortFingerprint(sender)))
     return true
   }
@@ -1158,6 +1184,7 @@ export class Sotto implements SottoApp {
       b.putMember(c.id, { ...(m ?? { id: a }), role: 'admin' })
     }
     await b.commit()
+    this.#forgetCommunities()
   }
 
   // --- outbox --------------------------------------------------------------------------------------
@@ -1568,9 +1595,55 @@ export class Sotto implements SottoApp {
 
   async #communityByName(name: string): Promise<CommunityRecord> {
     const n = name.startsWith('#') ? name.slice(1) : name
+    const known = this.#communityIds.get(n)
+    if (known !== undefined) {
+      const c = await this.#community(known)
+      if (c?.name === n) return c
+    }
+    const generation = this.#communityGeneration
     const c = await this.#store.getCommunityByName(n)
     if (c === undefined) throw new UnknownCommunityError(n)
+    if (generation === this.#communityGeneration) {
+      this.#communities.set(c.id, c)
+      this.#communityIds.set(n, c.id)
+    }
     return c
+  }
+
+  /** The community record (see #communities). */
+  async #community(id: string): Promise<CommunityRecord | undefined> {
+    const cached = this.#communities.get(id)
+    if (cached !== undefined) return cached
+    const generation = this.#communityGeneration
+    const c = await this.#store.getCommunity(id)
+    if (c !== undefined && generation === this.#communityGeneration) this.#communities.set(id, c)
+    return c
+  }
+
+  /** A member record of a community, or undefined (see #members). */
+  async #member(communityId: string, memberId: string): Promise<MemberRecord | undefined> {
+    let known = this.#members.get(communityId)
+    if (known?.has(memberId)) return known.get(memberId)
+    const generation = this.#communityGeneration
+    const m = await this.#store.getMember(communityId, memberId)
+    if (generation === this.#communityGeneration) {
+      if (known === undefined) {
+        known = new Map()
+        this.#members.set(communityId, known)
+      }
+      // Bounded: a community with very many active members just reads some of them again.
+      if (known.size >= MAX_CACHED_MEMBERS) known.clear()
+      known.set(memberId, m)
+    }
+    return m
+  }
+
+  /** After a commit that wrote a community or its members: the next read goes to the store. */
+  #forgetCommunities(): void {
+    this.#communityGeneration++
+    this.#communities.clear()
+    this.#communityIds.clear()
+    this.#members.clear()
   }
 
   async #conversationId(to: string): Promise<string> {

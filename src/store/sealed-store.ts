@@ -336,7 +336,8 @@ class SealedBatch implements StoreBatch {
     return this.#add(async (tx) => tx.del(this.#core.keys.chain(communityId, chainId)))
   }
 
-  putMessage(message: NewMessage): this {
+  putMessage(message: NewMessage, options: { ifNew?: boolean } = {}): this {
+    const ifNew = options.ifNew === true
     checkId('message.id', message.id)
     checkId('message.conversation', message.conversation)
     if (!STATUSES.has(message.status)) throw new InvalidStoreValueError('message.status')
@@ -349,6 +350,7 @@ class SealedBatch implements StoreBatch {
     return this.#add(async (tx) => {
       const idKey = this.#core.keys.messageId(fields.id)
       const existing = (await tx.get(idKey)) as { conversation: string; seq: number } | undefined
+      if (ifNew && existing !== undefined) return
       let seq: number
       if (existing !== undefined && existing.conversation === fields.conversation) {
         seq = existing.seq
@@ -465,39 +467,66 @@ class SealedBatch implements StoreBatch {
   }
 }
 
+/**
+ * Blinded components that recur (a community, a topic, a conversation, a member, a chain), by a string of
+ * their parts: each costs a keyed BLAKE2b, and every message read or written needs a few of them.
+ * Bounded: past MAX_MEMO entries the map starts over. Values are never handed out, only copied into keys.
+ */
+class BlindMemo {
+  static readonly MAX_MEMO = 4096
+  readonly #map = new Map<string, Uint8Array>()
+  constructor(readonly dbKey: DatabaseKey) {}
+  get(memo: string, ...parts: Array<string | Uint8Array>): Uint8Array {
+    let b = this.#map.get(memo)
+    if (b === undefined) {
+      if (this.#map.size >= BlindMemo.MAX_MEMO) this.#map.clear()
+      b = blind(this.dbKey, ...parts)
+      this.#map.set(memo, b)
+    }
+    return b
+  }
+}
+
+/** Bytes as a string for a memo key (one char per byte). */
+function bytesMemo(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
 /** Record keys of one store (blinded under its database key). */
 class Keys {
-  constructor(readonly dbKey: DatabaseKey) {}
+  readonly #memo: BlindMemo
+  constructor(readonly dbKey: DatabaseKey) {
+    this.#memo = new BlindMemo(dbKey)
+  }
+  // Memo keys: a letter per kind, then the parts, all but the last prefixed with their length (no two lists
+  // of parts share a memo key). What is blinded is the list of parts, as §10.3 says.
+  #community = (id: string) => this.#memo.get(`c${id}`, 'community', id)
   contact = (id: string) => recordKey(NS.contact, blind(this.dbKey, 'contact', id))
   contactName = (name: string) => recordKey(NS.contactName, blind(this.dbKey, 'contact-name', name))
   contactKey = (identityKey: string) => recordKey(NS.contactKey, blind(this.dbKey, 'contact-key', identityKey))
   session = (contactId: string) => recordKey(NS.session, blind(this.dbKey, 'session', contactId))
-  community = (id: string) => recordKey(NS.community, blind(this.dbKey, 'community', id))
+  community = (id: string) => recordKey(NS.community, this.#community(id))
   communityName = (name: string) => recordKey(NS.communityName, blind(this.dbKey, 'community-name', name))
-  communityData = (id: string) => recordKey(NS.communityData, blind(this.dbKey, 'community', id))
-  epoch = (id: string, epoch: number) => recordKey(NS.communityData, blind(this.dbKey, 'community', id), Uint8Array.of(COMMUNITY_SUB.epoch), u32(epoch))
+  communityData = (id: string) => recordKey(NS.communityData, this.#community(id))
+  epoch = (id: string, epoch: number) => recordKey(NS.communityData, this.#community(id), Uint8Array.of(COMMUNITY_SUB.epoch), u32(epoch))
   member = (id: string, memberId: string) =>
-    recordKey(NS.communityData, blind(this.dbKey, 'community', id), Uint8Array.of(COMMUNITY_SUB.member), blind(this.dbKey, 'member', id, memberId))
+    recordKey(
+      NS.communityData,
+      this.#community(id),
+      Uint8Array.of(COMMUNITY_SUB.member),
+      this.#memo.get(`m${id.length}:${id}${memberId}`, 'member', id, memberId)
+    )
   chain = (id: string, chainId: string) =>
-    recordKey(NS.communityData, blind(this.dbKey, 'community', id), Uint8Array.of(COMMUNITY_SUB.chain), blind(this.dbKey, 'chain', id, chainId))
-  readonly #prefixes = new Map<string, Uint8Array>()
+    recordKey(NS.communityData, this.#community(id), Uint8Array.of(COMMUNITY_SUB.chain), this.#memo.get(`h${id.length}:${id}${chainId}`, 'chain', id, chainId))
   /** B(conversation, id), cached: every message write and read needs it. */
-  conversationPrefix = (conversation: string): Uint8Array => {
-    let p = this.#prefixes.get(conversation)
-    if (p === undefined) {
-      if (this.#prefixes.size >= 4096) this.#prefixes.clear()
-      p = blind(this.dbKey, 'conversation', conversation)
-      this.#prefixes.set(conversation, p)
-    }
-    return p
-  }
+  conversationPrefix = (conversation: string): Uint8Array => this.#memo.get(`v${conversation}`, 'conversation', conversation)
   conversation = (conversation: string) => recordKey(NS.conversation, this.conversationPrefix(conversation))
   message = (conversation: string, seq: number) => recordKey(NS.message, this.conversationPrefix(conversation), u64(seq))
   messageId = (id: string) => recordKey(NS.messageId, blind(this.dbKey, 'message-id', id))
   outbox = (id: string) => recordKey(NS.outbox, blind(this.dbKey, 'outbox', id))
-  topicPrefix = (topic: Uint8Array) => blind(this.dbKey, 'topic', topic)
+  topicPrefix = (topic: Uint8Array) => this.#memo.get(`t${bytesMemo(topic)}`, 'topic', topic)
   seen = (scope: string, id: Uint8Array) =>
-    recordKey(NS.seen, blind(this.dbKey, 'seen-scope', scope), blind(this.dbKey, 'seen', scope, id))
+    recordKey(NS.seen, this.#memo.get(`s${scope}`, 'seen-scope', scope), blind(this.dbKey, 'seen', scope, id))
 }
 
 /** How to open: create a new database, open an existing one, or either. */
@@ -517,6 +546,7 @@ export class SealedStore implements Store {
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
   readonly #seqCache = new Map<string, number>()
+  readonly #getSync: boolean
 
   protected constructor(db: BinaryLevel, location: string, dbKey: DatabaseKey, schemaVersion: number, argon2: Argon2idParams) {
     this.db = db
@@ -525,6 +555,7 @@ export class SealedStore implements Store {
     this.keys = new Keys(dbKey)
     this.#schemaVersion = schemaVersion
     this.#argon2 = argon2
+    this.#getSync = (db.supports as { getSync?: boolean }).getSync === true
   }
 
   /**
@@ -620,7 +651,9 @@ export class SealedStore implements Store {
   /** @internal reads and opens one record. */
   async readRecord(key: Uint8Array): Promise<StoreValue | undefined> {
     this.#assertOpen()
-    const sealed = await this.db.get(key)
+    // One key from LevelDB's cache or the OS page cache takes microseconds: a synchronous read saves the
+    // thread-pool round trip and the event-loop turns of an asynchronous one (both backends support it).
+    const sealed = this.#getSync ? this.db.getSync(key) : await this.db.get(key)
     if (sealed === undefined) return undefined
     return this.openValue(key, sealed)
   }

@@ -219,8 +219,11 @@ export interface StoreBatch {
   setChainState(communityId: string, chainId: string, state: Uint8Array): this
   deleteChainState(communityId: string, chainId: string): this
 
-  /** Appends a message (next seq of its conversation); a message with a known id is replaced in place. */
-  putMessage(message: NewMessage): this
+  /**
+   * Appends a message (next seq of its conversation); a message with a known id is replaced in place, or,
+   * with `ifNew`, left as it is and not written (nor returned by commit): one read less than getMessage first.
+   */
+  putMessage(message: NewMessage, options?: { ifNew?: boolean }): this
   /** Sets the status of a stored message (ignored at commit if the id is unknown). */
   setMessageStatus(id: string, status: MessageStatus): this
   deleteMessage(id: string): this
