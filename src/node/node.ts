@@ -45,6 +45,7 @@ import {
   NodeNotStartedError,
   RecordRejectedError
 } from './errors.js'
+import { keepGossipsubStreams } from './gossipsub-streams.js'
 import { decodePeerKey } from './keys.js'
 
 const log = logger('sotto:node')
@@ -906,6 +907,7 @@ async function buildNode(
       })
     }
   })
+  keepGossipsubStreams(libp2p)
   limitInboundDhtRequests(libp2p.services.dht, {
     PUT_VALUE: new PeerQuota(init.dhtPutsPerPeer ?? DHT_PUTS_PER_PEER, DHT_QUOTA_WINDOW_MS),
     ADD_PROVIDER: new PeerQuota(init.dhtProvidesPerPeer ?? DHT_PROVIDES_PER_PEER, DHT_QUOTA_WINDOW_MS)
