@@ -55,6 +55,7 @@ import {
   formatContactInvite,
   inboxTopic,
   MAX_TEXT_BYTES,
+  MAX_FUTURE_SKEW_MS,
   MESSAGE_ID_BYTES,
   ProtocolError,
   parseInvite,
@@ -94,7 +95,13 @@ const log = logger('sotto:app')
 type Route =
   | { kind: 'inbox' }
   | { kind: 'direct'; contactId: string }
-  | { kind: 'community'; communityId: string; epoch: number }
+  | {
+      kind: 'community'
+      communityId: string
+      epoch: number
+      /** That epoch, opened: the gossip validator checks topic signatures with its key (holder check, §8.5). */
+      keys: CommunityEpoch
+    }
 
 /** What the outbox holds per entry, beside the payload (kept in OutboxEntry.extra). */
 interface OutboxMeta {
@@ -237,7 +244,7 @@ export class Sotto implements SottoApp {
     }
     for (const c of await this.#store.listCommunities()) {
       const epoch = await this.#epochOf(c.id, c.epoch)
-      if (epoch !== undefined) this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: c.id, epoch: c.epoch })
+      if (epoch !== undefined) this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: c.id, epoch: c.epoch, keys: epoch })
     }
     this.#sync = createSyncService({
       node: this.#node,
@@ -498,7 +505,7 @@ export class Sotto implements SottoApp {
         .putMember(id, { id: this.#myKey, name: this.#name, role: 'admin', joinedAt: now, lastSeen: now })
         .commit()
       this.#forgetCommunities()
-      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
+      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch, keys: epoch })
       void this.#announceCommunity(id)
       return communityView(record, epoch.topicIdHex, 1)
     })
@@ -547,7 +554,7 @@ export class Sotto implements SottoApp {
       for (const a of admins) if (a !== this.#myKey) b.putMember(id, { id: a, role: 'admin' })
       await b.commit()
       this.#forgetCommunities()
-      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch })
+      this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: id, epoch: epoch.epoch, keys: epoch })
       return communityView(record, epoch.topicIdHex, admins.length + 1)
     })
     for (const a of inv.addresses) void this.#node.dial(multiaddrFromBytes(a)).catch(() => undefined)
@@ -865,11 +872,23 @@ export class Sotto implements SottoApp {
 
   // --- receiving -----------------------------------------------------------------------------------
 
-  /** Gossipsub validator: cheap structural checks; community envelopes must carry the topic signature. */
+  /**
+   * Gossipsub validator, also run by #receive on envelopes from sync: cheap structural checks; community
+   * envelopes must carry the topic signature. Every envelope #receive handles passed it in this process,
+   * so openCommunityMessage does not check the topic signature again.
+   */
   #validate(topic: string, data: Uint8Array): 'accept' | 'reject' | 'ignore' {
-    if (!this.#routes.has(topic)) return 'ignore'
+    const route = this.#routes.get(topic)
+    if (route === undefined) return 'ignore'
     try {
-      // Kind must match the topic, the clock must be sane, community envelopes must carry the topic signature.
+      if (route.kind === 'community') {
+        // The checks of validateTopicEnvelope (§14.12) for a topic whose epoch we hold: the kind, the clock,
+        // and the topic signature by the holder check (re-signing costs less than verifying).
+        const env = decodeEnvelope(data)
+        if (env.kind !== 'community' || env.timestamp > Date.now() + MAX_FUTURE_SKEW_MS) return 'reject'
+        return route.keys.checkTopicSignature(env.sealed) ? 'accept' : 'reject'
+      }
+      // Kind must match the topic, the clock must be sane.
       validateTopicEnvelope(topic, data)
       return 'accept'
     } catch {
@@ -1110,7 +1129,8 @@ export class Sotto implements SottoApp {
   ): Promise<boolean | 'invalid'> {
     const c = await this.#community(route.communityId)
     if (c === undefined || c.epoch !== route.epoch) return false
-    const epoch = await this.#currentEpoch(c)
+    // The epoch the topic signature was checked under (#validate): the community's current one.
+    const epoch = route.keys
     const chainId = `recv:${epoch.epoch}`
     const cacheKey = `${c.id}:${chainId}`
     let states = this.#receiverCache.get(cacheKey)
@@ -1118,7 +1138,9 @@ export class Sotto implements SottoApp {
       const stateBytes = await this.#store.getChainState(c.id, chainId)
       states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
     }
-    const opened = openCommunityMessage(epoch, states, sealed)
+    // #receive ran #validate (or gossipsub did, before delivering): the topic signature of these bytes was
+    // checked in this process under this epoch's topic id.
+    const opened = openCommunityMessage(epoch, states, sealed, { topicSignatureChecked: true })
     const sender = toHex(opened.senderKey)
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)
@@ -1538,7 +1560,7 @@ export class Sotto implements SottoApp {
 
   #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch): void {
     this.#unroute(communityTopic(from.topicId))
-    this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch })
+    this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch, keys: to })
   }
 
   /** Date.now(), but strictly after the previous own message (two sends in one millisecond keep their order). */
