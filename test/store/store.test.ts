@@ -315,6 +315,20 @@ describe.each([
       expect(await store.getMessage('c1-m1')).toBeUndefined()
       expect(await store.countMessages('c1')).toBe(1)
     })
+
+    it('putMessage with ifNew leaves a known id as it is (in any conversation) and does not return it', async () => {
+      await store.addMessage(message('c1', 1))
+      const known = await store.batch().putMessage(message('c1', 1, { text: 'again' }), { ifNew: true }).commit()
+      expect(known.messages).toEqual([])
+      const elsewhere = await store.batch().putMessage(message('c2', 1, { id: 'c1-m1', text: 'moved?' }), { ifNew: true }).commit()
+      expect(elsewhere.messages).toEqual([])
+      expect((await store.getMessage('c1-m1'))?.text).toBe('message 1')
+      expect(await store.countMessages('c2')).toBe(0)
+      // Within one batch: the second of two puts of one new id is the one left out.
+      const b = store.batch().putMessage(message('c1', 2), { ifNew: true }).putMessage(message('c1', 2, { text: 'twice' }), { ifNew: true })
+      expect((await b.commit()).messages.map((m) => m.text)).toEqual(['message 2'])
+      expect((await store.listMessages('c1')).map((m) => m.text)).toEqual(['message 1', 'message 2'])
+    })
   })
 
   describe('atomic batches', () => {
