@@ -103,6 +103,19 @@ type Route =
       keys: CommunityEpoch
     }
 
+/**
+ * Community messages received together and committed in one batch (Sotto#commitGroup): the batch, each
+ * chain's latest receiver state, each member record as last seen (and whether it must be written), the
+ * display names of the communities, and whether a control statement asks for a commit at once.
+ */
+interface CommunityGroup {
+  b: StoreBatch
+  states: Map<string, { communityId: string; chainId: string; states: CommunityReceiverState }>
+  members: Map<string, { communityId: string; record: MemberRecord; write: boolean }>
+  names: Map<string, string>
+  flushNow: boolean
+}
+
 /** What the outbox holds per entry, beside the payload (kept in OutboxEntry.extra). */
 interface OutboxMeta {
   /** 'envelope': payload is an encoded envelope for `topic`; 'content': a Content waiting for a session. */
@@ -224,8 +237,7 @@ export class Sotto implements SottoApp {
     this.#node.setTopicValidator((topic, data) => this.#validate(topic, data))
     this.#offNode.push(
       this.#node.on('message', (m) => {
-        // Gossipsub ran #validate on it already (the topic validator): not checked twice.
-        void this.#serial(() => this.#receive(m.topic, m.data, true)).catch((err) => log.error('receive failed: %s', err))
+        this.#onGossip(m.topic, m.data)
       }),
       this.#node.on('subscription-change', (e) => {
         if (e.subscribed && this.#routes.has(e.topic)) this.#kickOutbox()
@@ -900,7 +912,7 @@ export class Sotto implements SottoApp {
    * Handles one envelope from gossip or sync. Returns true when it was new, valid and stored; false when
    * it was a duplicate or not for us; 'invalid' when it is malformed or forged. Never throws for bad input.
    */
-  async #receive(topic: string, bytes: Uint8Array, validated = false): Promise<boolean | 'invalid'> {
+  async #receive(topic: string, bytes: Uint8Array, validated = false, group?: CommunityGroup): Promise<boolean | 'invalid'> {
     if (this.#stopped) return false
     const route = this.#routes.get(topic)
     if (route === undefined) return false
@@ -911,7 +923,13 @@ export class Sotto implements SottoApp {
     if (route.kind !== 'community' && (await this.#store.hasSeen(SEEN_SCOPE, id))) return false
     const env = decodeEnvelope(bytes)
     try {
-      if (env.kind === 'community' && route.kind === 'community') return await this.#receiveCommunity(topic, route, id, env.timestamp, env.sealed, bytes)
+      if (env.kind === 'community' && route.kind === 'community') {
+        if (group !== undefined) return await this.#receiveCommunity(group, topic, route, id, env.timestamp, env.sealed, bytes)
+        const alone = this.#newGroup()
+        const received = await this.#receiveCommunity(alone, topic, route, id, env.timestamp, env.sealed, bytes)
+        if (received === true) await this.#commitGroup(alone)
+        return received
+      }
       if (env.kind === 'direct-prekey' && route.kind === 'inbox') return await this.#receivePrekey(topic, id, env, bytes)
       if (env.kind === 'direct' && route.kind === 'direct') return await this.#receiveDirect(topic, route.contactId, id, env, bytes)
       return 'invalid'
@@ -1119,7 +1137,14 @@ export class Sotto implements SottoApp {
     }
   }
 
+  /**
+   * Receives one community envelope into `group` (see CommunityGroup): everything it needs is read and checked
+   * first, then its writes are added to the group's batch, so a message that fails adds nothing. The caller
+   * commits the group (#commitGroup); a control statement asks for that at once (`flushNow`), since it
+   * changes the community record the next message is checked against.
+   */
   async #receiveCommunity(
+    group: CommunityGroup,
     topic: string,
     route: Extract<Route, { kind: 'community' }>,
     id: Uint8Array,
@@ -1133,7 +1158,7 @@ export class Sotto implements SottoApp {
     const epoch = route.keys
     const chainId = `recv:${epoch.epoch}`
     const cacheKey = `${c.id}:${chainId}`
-    let states = this.#receiverCache.get(cacheKey)
+    let states = group.states.get(cacheKey)?.states ?? this.#receiverCache.get(cacheKey)
     if (states === undefined) {
       const stateBytes = await this.#store.getChainState(c.id, chainId)
       states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
@@ -1145,56 +1170,121 @@ export class Sotto implements SottoApp {
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)
     const now = Date.now()
-    const b = this.#store.batch().setChainState(c.id, chainId, opened.states.serialize()).putEnvelope(utf8(topic), id, timestamp, bytes)
-    const member = await this.#member(c.id, sender)
+    const memberKey = `${c.id}:${sender}`
+    const pending = group.members.get(memberKey)
+    const member = pending !== undefined ? pending.record : await this.#member(c.id, sender)
     const admins = this.#admins(c)
     let memberRecord: MemberRecord = member ?? { id: sender, role: admins.includes(sender) ? 'admin' : 'member', joinedAt: now }
     memberRecord = { ...memberRecord, lastSeen: now }
-    switch (content.type) {
-      case 'text':
-        // ifNew: a message id already stored (anyone's) is not replaced.
-        b.putMessage(
-          {
-            id: toHex(content.messageId),
-            conversation: c.id,
-            direction: 'in',
-            sender,
-            text: content.body,
-            sentAt: opened.timestamp,
-            receivedAt: now,
-            status: 'received'
-          },
-          { ifNew: true }
-        )
-        break
-      case 'profile':
-        if (content.displayName.length > 0) memberRecord = { ...memberRecord, name: content.displayName }
-        break
-      case 'control-statement': {
-        const statement = decodeControlStatement(content.statement)
-        verifyControlStatement(statement, new Set(admins), { communityId: epoch.communityId, epoch: epoch.epoch })
-        const added = statement.kind === 'admin-add' ? statement.added.map((k) => toHex(k)) : []
-        b.putCommunity({ ...c, role: added.includes(this.#myKey) ? 'admin' : c.role, extra: { ...c.extra, admins: [...new Set([...admins, ...added])] } })
-        for (const a of added) {
-          const m = await this.#store.getMember(c.id, a)
-          b.putMember(c.id, { ...(m ?? { id: a }), role: 'admin' })
-        }
-        break
+    let control: { community: CommunityRecord; members: MemberRecord[] } | undefined
+    if (content.type === 'profile' && content.displayName.length > 0) memberRecord = { ...memberRecord, name: content.displayName }
+    if (content.type === 'control-statement') {
+      const statement = decodeControlStatement(content.statement)
+      verifyControlStatement(statement, new Set(admins), { communityId: epoch.communityId, epoch: epoch.epoch })
+      const added = statement.kind === 'admin-add' ? statement.added.map((k) => toHex(k)) : []
+      const members: MemberRecord[] = []
+      for (const a of added) {
+        const m = group.members.get(`${c.id}:${a}`)?.record ?? (await this.#store.getMember(c.id, a))
+        members.push({ ...(m ?? { id: a }), role: 'admin' })
       }
-      default:
-        break
+      const community: CommunityRecord = {
+        ...c,
+        role: added.includes(this.#myKey) ? 'admin' : c.role,
+        extra: { ...c.extra, admins: [...new Set([...admins, ...added])] }
+      }
+      control = { community, members }
     }
+    // Checked and read: from here on nothing throws, and the message's writes go into the group's batch.
+    group.b.putEnvelope(utf8(topic), id, timestamp, bytes)
+    if (content.type === 'text') {
+      // ifNew: a message id already stored (anyone's) is not replaced.
+      group.b.putMessage(
+        {
+          id: toHex(content.messageId),
+          conversation: c.id,
+          direction: 'in',
+          sender,
+          text: content.body,
+          sentAt: opened.timestamp,
+          receivedAt: now,
+          status: 'received'
+        },
+        { ifNew: true }
+      )
+    }
+    group.states.set(cacheKey, { communityId: c.id, chainId, states: opened.states })
+    group.names.set(c.id, `#${c.name}`)
     // A known member's lastSeen is refreshed at most once a minute: one write less per message.
     const stale = member === undefined || member.lastSeen === undefined || now - member.lastSeen > 60_000
-    const writeMember = stale || memberRecord.name !== member?.name
-    if (writeMember) b.putMember(c.id, memberRecord)
-    const { messages } = await b.commit()
-    // The committed state is the one to start from next time (reading it back would cost a store read).
-    this.#receiverCache.set(cacheKey, opened.states)
-    if (content.type === 'control-statement') this.#forgetCommunities()
-    else if (writeMember) this.#members.get(c.id)?.set(sender, memberRecord)
-    for (const m of messages) this.#emit(messageView(m, `#${c.name}`, memberRecord.name ?? shortFingerprint(sender)))
+    const write = pending?.write === true || stale || memberRecord.name !== member?.name
+    group.members.set(memberKey, { communityId: c.id, record: write ? memberRecord : (member ?? memberRecord), write })
+    if (control !== undefined) {
+      group.b.putCommunity(control.community)
+      for (const m of control.members) group.members.set(`${c.id}:${m.id}`, { communityId: c.id, record: m, write: true })
+      group.flushNow = true
+    }
     return true
+  }
+
+  #newGroup(): CommunityGroup {
+    return { b: this.#store.batch(), states: new Map(), members: new Map(), names: new Map(), flushNow: false }
+  }
+
+  /**
+   * Commits a group of received community messages in one batch: each chain's last receiver state and each
+   * member record written once, with the envelopes and messages; then the caches, then the listeners.
+   */
+  async #commitGroup(group: CommunityGroup): Promise<void> {
+    for (const { communityId, chainId, states } of group.states.values()) group.b.setChainState(communityId, chainId, states.serialize())
+    for (const m of group.members.values()) if (m.write) group.b.putMember(m.communityId, m.record)
+    const { messages } = await group.b.commit()
+    // The committed states are the ones to start from next time (reading them back would cost a store read).
+    for (const [key, { states }] of group.states) this.#receiverCache.set(key, states)
+    if (group.flushNow) {
+      this.#forgetCommunities()
+    } else {
+      for (const m of group.members.values()) if (m.write) this.#members.get(m.communityId)?.set(m.record.id, m.record)
+    }
+    for (const m of messages) {
+      const from = group.members.get(`${m.conversation}:${m.sender}`)?.record.name ?? shortFingerprint(m.sender)
+      this.#emit(messageView(m, group.names.get(m.conversation) ?? `#${m.conversation.slice(0, 8)}`, from))
+    }
+  }
+
+  /**
+   * Envelopes delivered by gossip (already validated), waiting for the serial step that receives them:
+   * community envelopes that arrive together are stored in one batch.
+   */
+  readonly #inbound: Array<{ topic: string; data: Uint8Array }> = []
+
+  #onGossip(topic: string, data: Uint8Array): void {
+    this.#inbound.push({ topic, data })
+    if (this.#inbound.length === 1) void this.#serial(() => this.#drainInbound()).catch((err) => log.error('receive failed: %s', err))
+  }
+
+  async #drainInbound(): Promise<void> {
+    const items = this.#inbound.splice(0)
+    let group: CommunityGroup | undefined
+    const flush = async (): Promise<void> => {
+      if (group === undefined) return
+      const g = group
+      group = undefined
+      await this.#commitGroup(g)
+    }
+    for (const { topic, data } of items) {
+      if (this.#stopped) break
+      const route = this.#routes.get(topic)
+      if (route?.kind !== 'community') {
+        await flush()
+        await this.#receive(topic, data, true).catch((err) => log.error('receive failed: %s', err))
+        continue
+      }
+      group ??= this.#newGroup()
+      // Gossipsub ran #validate on it already (the topic validator): not checked twice.
+      await this.#receive(topic, data, true, group).catch((err) => log.error('receive failed: %s', err))
+      if (group.flushNow) await flush()
+    }
+    await flush()
   }
 
   /** Applies an admin statement issued locally. */

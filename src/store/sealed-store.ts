@@ -13,7 +13,7 @@ import {
   unwrapDatabaseKey,
   wrapDatabaseKey
 } from '../crypto/atrest.js'
-import { concatBytes } from '../crypto/primitives.js'
+import { AEAD_NONCE_BYTES, concatBytes } from '../crypto/primitives.js'
 import {
   blind,
   COMMUNITY_SUB,
@@ -492,6 +492,25 @@ function bytesMemo(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
+/**
+ * Random nonces for sealed records (§10.2), drawn from the CSPRNG 256 at a time: one getRandomValues call
+ * per 24-byte nonce cost several times the AEAD it feeds. Each nonce is handed out once.
+ */
+class NoncePool {
+  static readonly BATCH = 256
+  #pool = new Uint8Array(0)
+  #next = 0
+  take(): Uint8Array {
+    if (this.#next + AEAD_NONCE_BYTES > this.#pool.length) {
+      this.#pool = globalThis.crypto.getRandomValues(new Uint8Array(AEAD_NONCE_BYTES * NoncePool.BATCH))
+      this.#next = 0
+    }
+    const nonce = this.#pool.subarray(this.#next, this.#next + AEAD_NONCE_BYTES)
+    this.#next += AEAD_NONCE_BYTES
+    return nonce
+  }
+}
+
 /** Record keys of one store (blinded under its database key). */
 class Keys {
   readonly #memo: BlindMemo
@@ -547,6 +566,7 @@ export class SealedStore implements Store {
   #closed = false
   readonly #seqCache = new Map<string, number>()
   readonly #getSync: boolean
+  readonly #nonces = new NoncePool()
 
   protected constructor(db: BinaryLevel, location: string, dbKey: DatabaseKey, schemaVersion: number, argon2: Argon2idParams) {
     this.db = db
@@ -675,7 +695,7 @@ export class SealedStore implements Store {
       const levelOps: LevelOp[] = [...raw]
       for (const { key, value } of tx.overlay.values()) {
         if (value === null) levelOps.push({ type: 'del', key })
-        else levelOps.push({ type: 'put', key, value: sealRecord(this.#dbKey, key, encodeValue(value)) })
+        else levelOps.push({ type: 'put', key, value: sealRecord(this.#dbKey, key, encodeValue(value), { nonce: this.#nonces.take() }) })
       }
       if (levelOps.length > 0) await this.db.batch(levelOps)
       for (const [conversation, next] of tx.seq) this.#seqCache.set(conversation, next)
