@@ -1,10 +1,17 @@
 /**
- * The app keeps community and member records in memory (src/app/sotto.ts, #communities and #members): every
- * write to them, by whichever path (a statement received by gossip, a grant received over 1:1, a local
- * promotion or rotation), must be seen by the next send, receive and admin check. Real nodes on 127.0.0.1.
+ * The app's community receive path (src/app/sotto.ts): community and member records kept in memory
+ * (#communities, #members), which every write to them, by whichever path (a statement received by gossip, a
+ * grant received over 1:1, a local promotion or rotation), must reach before the next send, receive and admin
+ * check; and envelopes that arrive together, received in one batch (#drainInbound, #commitGroup). Real nodes
+ * on 127.0.0.1, real LevelDB.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { NotAllowedError } from '../../src/app/errors.js'
+import { CommunityEpoch, SenderChainState, sealCommunityMessage } from '../../src/crypto/community.js'
+import { IdentityKeyPair } from '../../src/crypto/identity.js'
+import { randomBytes, toHex, utf8 } from '../../src/crypto/primitives.js'
+import { createSottoNode, messageId } from '../../src/node/index.js'
+import { coarseTimestamp, communityTopic, decodeEnvelope, encodeContent, encodeEnvelope, envelopeId } from '../../src/protocol/index.js'
 import { cleanup, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
 
 describe('Sotto: community records kept in memory', () => {
@@ -47,5 +54,79 @@ describe('Sotto: community records kept in memory', () => {
       const texts = (await u.read('#club', 100)).map((m) => m.text)
       expect(texts.filter((t) => t === 'one' || t === 'two' || t === 'three').sort()).toEqual(['one', 'three', 'two'])
     }
+  })
+
+  it('envelopes that arrive together are each stored once, in one batch, with the chain state, which holds after a restart', { timeout: 90_000 }, async () => {
+    const alice = await startUser('alice2')
+    const bob = await startUser('bob2', alice.node.addresses())
+    users.push(alice, bob)
+    await alice.communityCreate('burst')
+    await bob.communityJoin(await alice.communityInvite('burst'))
+    await expect.poll(async () => (await alice.communityMembers('burst')).length, { timeout: 20_000 }).toBe(2)
+
+    // Bob seals twelve texts from his chain (as his app would) and his node publishes them all at once.
+    const c = (await bob.store.getCommunityByName('burst'))!
+    const epoch = CommunityEpoch.deserialize((await bob.store.getEpochKey(c.id, c.epoch))!)
+    const identity = IdentityKeyPair.deserialize((await bob.store.getIdentity())!)
+    const chainId = `send:${epoch.epoch}`
+    let state = SenderChainState.deserialize((await bob.store.getChainState(c.id, chainId))!)
+    const envelopes: Uint8Array[] = []
+    for (let i = 0; i < 12; i++) {
+      const sentAt = Date.now() + i
+      const sealed = sealCommunityMessage(epoch, state, identity, encodeContent({ type: 'text', body: `burst ${i}`, sentAt, messageId: randomBytes(16) }), sentAt)
+      state = sealed.state
+      envelopes.push(encodeEnvelope({ kind: 'community', timestamp: coarseTimestamp(), sealed: sealed.sealed }))
+    }
+    await bob.store.setChainState(c.id, chainId, state.serialize())
+    // Messages per commit on Alice's side.
+    const perCommit: number[] = []
+    const batch = alice.store.batch.bind(alice.store)
+    alice.store.batch = () => {
+      const b = batch()
+      const commit = b.commit.bind(b)
+      b.commit = async () => {
+        const r = await commit()
+        perCommit.push(r.messages.length)
+        return r
+      }
+      return b
+    }
+    const topic = communityTopic(epoch.topicId)
+    await Promise.all(envelopes.map((e) => bob.node.publish(topic, e)))
+    const bursts = async (u: TestUser) => (await u.read('#burst', 100)).filter((m) => m.text.startsWith('burst '))
+    await expect.poll(async () => (await bursts(alice)).length, { timeout: 20_000 }).toBe(12)
+    expect((await bursts(alice)).map((m) => m.text)).toEqual(envelopes.map((_, i) => `burst ${i}`))
+    expect(Math.max(...perCommit)).toBeGreaterThan(1)
+
+    // After a restart, three of them again, re-wrapped with a later timestamp (new envelope ids, so only the
+    // receiver state committed with the burst can tell), from a node whose gossip never saw them: refused.
+    await alice.stop()
+    const again = await startUser('alice2', [bob.node.addresses()[0]!], alice.home)
+    users.push(again)
+    await expect.poll(async () => (await again.communityList())[0]?.name, { timeout: 10_000 }).toBe('burst')
+    const replays = envelopes.slice(0, 3).map((e) => {
+      const env = decodeEnvelope(e)
+      return encodeEnvelope({ ...env, timestamp: env.timestamp + 1000 })
+    })
+    const eve = await createSottoNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    try {
+      await eve.start()
+      eve.subscribe(topic)
+      await eve.dial(again.node.addresses()[0]!)
+      await eve.waitForTopicPeers(topic, 1, AbortSignal.timeout(15_000))
+      for (const e of replays) {
+        const id = toHex(messageId(topic, e))
+        const seen = again.node.once('message', (m) => m.id === id, AbortSignal.timeout(10_000))
+        expect((await eve.publish(topic, e)).recipients).toBeGreaterThan(0)
+        await seen
+      }
+    } finally {
+      await eve.stop()
+    }
+    // A message after the replays: once it is stored, the replays before it were handled.
+    const after = await bob.send('#burst', 'after the replays')
+    await waitForMessage(again, (m) => m.id === after.id)
+    expect((await bursts(again)).length).toBe(12)
+    for (const e of replays) expect(await again.store.getEnvelope(utf8(topic), envelopeId(e))).toBeUndefined()
   })
 })
