@@ -47,7 +47,11 @@ describe('attack 16: sync abuse', () => {
     await sync.start()
     services.push(sync)
     const attacker = await cluster.node()
-    await attacker.dial(victim.addresses()[0]!)
+    // Streams go out only once the victim's end of the connection is up: until then its muxer holds the
+    // streams that arrive, and libp2p aborts the whole connection past 10 of them (the 12 parallel opens
+    // below, sent as soon as the attacker's end was ready, were all reset that way on a loaded machine).
+    const accepted = victim.once('peer:connect', (p) => p.peerId === attacker.peerId, AbortSignal.timeout(10_000))
+    await Promise.all([accepted, attacker.dial(victim.addresses()[0]!)])
     const open = async (): Promise<Stream> => libp2pOf(attacker).dialProtocol(peerIdFromString(victim.peerId), SYNC_PROTOCOL)
     return { victim, attacker, sync, open, misbehaved, misbehaviour }
   }
@@ -70,7 +74,9 @@ describe('attack 16: sync abuse', () => {
   }
 
   it('attack 16: an oversized frame is refused before it is read, and the peer is disconnected', async () => {
-    const { victim, attacker, open, misbehaved } = await setup({ maxFrameBytes: 64 * 1024 })
+    // A long frame time box: the refusal comes from the length prefix, and a pause of the loaded machine must not
+    // end the session as silence first.
+    const { victim, attacker, open, misbehaved } = await setup({ maxFrameBytes: 64 * 1024, frameTimeoutMs: 10_000 })
     const lp = lpStream(await open(), { maxDataLength: 64 * 1024 * 1024 })
     const heapBefore = process.memoryUsage().heapUsed
     void lp.write(new Uint8Array(16 * 1024 * 1024)).catch(() => undefined)
@@ -150,7 +156,8 @@ describe('attack 16: sync abuse', () => {
       ['too many ids asked for', [encodeFrame({ type: FrameType.Open, topic: TOPIC, message: OPEN_MESSAGE }), want]]
     ]
     for (const [what, frames] of cases) {
-      const { victim, attacker, open, misbehaved } = await setup({ maxEnvelopesPerSession: 50 })
+      // A long frame time box, as above: the frames are sent at once and must be judged, not timed out.
+      const { victim, attacker, open, misbehaved } = await setup({ maxEnvelopesPerSession: 50, frameTimeoutMs: 10_000 })
       const lp = lpStream(await open())
       for (const f of frames) await lp.write(f).catch(() => undefined)
       const m = await misbehaved
