@@ -44,13 +44,45 @@ function internalsOf(pubsub: unknown): GossipsubInternals {
   return g as GossipsubInternals
 }
 
+/** Whether gossipsub can send to a peer now, and when that may have changed. */
+export interface GossipsubStreams {
+  /** True when gossipsub holds an open, writable outbound stream to the peer (it sends nothing without one). */
+  canSend(peerId: string): boolean
+  /** Calls `listener` each time gossipsub attaches an outbound stream to a peer; returns its removal. */
+  onOutboundStream(listener: (peerId: string) => void): () => void
+}
+
+function writable(out: { rawStream: Stream } | undefined): boolean {
+  return out != null && out.rawStream.status === 'open' && out.rawStream.writeStatus === 'writable'
+}
+
 /**
  * Re-attaches gossipsub to a peer's remaining connection whenever one of its connections closes (or its
  * inbound gossipsub stream fails) while another connection to it stays open. Call once, before start.
+ *
+ * Also reports when gossipsub opens an outbound stream to a peer. A peer's subscriptions arrive on the
+ * stream the peer opened, while this node's own stream to it is opened separately (one peer at a time):
+ * a peer can be known as subscribed to a topic before anything can be sent to it.
  */
-export function keepGossipsubStreams(libp2p: Libp2p<{ pubsub: unknown }>): void {
+export function keepGossipsubStreams(libp2p: Libp2p<{ pubsub: unknown }>): GossipsubStreams {
   const pubsub = internalsOf(libp2p.services.pubsub)
   const pending = new Set<string>()
+  const listeners = new Set<(peerId: string) => void>()
+
+  // Gossipsub emits no event when it attaches an outbound stream: observe the map it keeps them in.
+  const outbound = pubsub.streamsOutbound
+  const setOutbound = outbound.set.bind(outbound)
+  outbound.set = (id, stream) => {
+    setOutbound(id, stream)
+    for (const listener of [...listeners]) {
+      try {
+        listener(id)
+      } catch (err) {
+        log.error('outbound stream listener threw: %e', err)
+      }
+    }
+    return outbound
+  }
 
   const reattach = (peerId: PeerId): void => {
     const id = peerId.toString()
@@ -63,7 +95,7 @@ export function keepGossipsubStreams(libp2p: Libp2p<{ pubsub: unknown }>): void 
       const open = libp2p.getConnections(peerId).find((c) => c.status === 'open' && c.limits == null)
       if (open == null) return // gone: the topology's onDisconnect covers it
       const out = pubsub.streamsOutbound.get(id)
-      const outOk = out != null && out.rawStream.status === 'open' && out.rawStream.writeStatus === 'writable'
+      const outOk = writable(out)
       if (pubsub.peers.has(id) && outOk) return
       if (out != null && !outOk) pubsub.streamsOutbound.delete(id) // its close event is still to come
       log('re-attaching gossipsub to %p on its remaining connection %s', peerId, open.id)
@@ -79,5 +111,13 @@ export function keepGossipsubStreams(libp2p: Libp2p<{ pubsub: unknown }>): void 
   pubsub.handlePeerReadStreamError = (err, peerId) => {
     onReadError(err, peerId) // removes the peer, as gossipsub does
     reattach(peerId) // and brings it back if it is still connected
+  }
+
+  return {
+    canSend: (peerId) => writable(pubsub.streamsOutbound.get(peerId)),
+    onOutboundStream: (listener) => {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    }
   }
 }

@@ -45,7 +45,7 @@ import {
   NodeNotStartedError,
   RecordRejectedError
 } from './errors.js'
-import { keepGossipsubStreams } from './gossipsub-streams.js'
+import { type GossipsubStreams, keepGossipsubStreams } from './gossipsub-streams.js'
 import { decodePeerKey } from './keys.js'
 
 const log = logger('sotto:node')
@@ -204,7 +204,10 @@ export interface SottoNode {
   publish(topic: string, data: Uint8Array, options?: PublishOptions): Promise<PublishResult>
   /** Peers known to be subscribed to a topic. */
   topicPeers(topic: string): string[]
-  /** Resolves with the topic's peers once at least `n` are subscribed; rejects NodeAbortedError on abort. */
+  /**
+   * Resolves once at least `n` peers are subscribed to the topic and gossipsub has an open stream to each, so
+   * that a publish right after can reach them; resolves with those peers. Rejects NodeAbortedError on abort.
+   */
   waitForTopicPeers(topic: string, n: number, signal?: AbortSignal): Promise<string[]>
   /** Gossipsub score of a peer (diagnostics; negative after it sent rejected messages). */
   peerScore(peerId: string): number
@@ -328,6 +331,7 @@ class SottoNodeImpl implements SottoNode {
   private readonly listeners = new Map<string, Set<AnyListener>>()
   private topicValidator: TopicValidator | undefined
   private readonly redialLimit: number
+  private readonly streams: GossipsubStreams
   private running = false
 
   constructor(
@@ -335,9 +339,11 @@ class SottoNodeImpl implements SottoNode {
     privateKey: PrivateKey,
     store: NodeDatastore,
     records: Record<string, RecordType>,
+    streams: GossipsubStreams,
     init: SottoNodeInit
   ) {
     this.libp2p = libp2p
+    this.streams = streams
     this.privateKey = privateKey
     this.store = store
     this.datastore = store.datastore
@@ -513,7 +519,7 @@ class SottoNodeImpl implements SottoNode {
       throw new MessageTooLargeError(`data: ${data.length} bytes exceeds maxMessageSize ${this.maxMessageSize}`)
     }
     const waitMs = options.waitForPeersMs ?? 0
-    if (waitMs > 0 && this.topicPeers(topic).length === 0) {
+    if (waitMs > 0 && this.reachableTopicPeers(topic).length === 0) {
       try {
         await this.waitForTopicPeers(topic, 1, withTimeout(options.signal, waitMs))
       } catch (err) {
@@ -539,12 +545,21 @@ class SottoNodeImpl implements SottoNode {
     return this.libp2p.services.pubsub.getSubscribers(topic).map((p) => p.toString())
   }
 
+  /** Topic peers gossipsub can send to now: a publish right away reaches them. */
+  private reachableTopicPeers(topic: string): string[] {
+    return this.topicPeers(topic).filter((p) => this.streams.canSend(p))
+  }
+
   waitForTopicPeers(topic: string, n: number, signal?: AbortSignal): Promise<string[]> {
     const pubsub = this.libp2p.services.pubsub
     return new Promise((resolve, reject) => {
+      // A peer's subscription can arrive before this node's own gossipsub stream to it is open (each side
+      // opens its own): wait for both, or a publish right after finds no one to send to.
+      let offOutbound: () => void = () => undefined
       const cleanup = (): void => {
         pubsub.removeEventListener('subscription-change', check)
         this.libp2p.removeEventListener('peer:identify', check)
+        offOutbound()
         signal?.removeEventListener('abort', onAbort)
       }
       const onAbort = (): void => {
@@ -552,7 +567,7 @@ class SottoNodeImpl implements SottoNode {
         reject(new NodeAbortedError(`aborted waiting for ${n} peers on a topic`))
       }
       const check = (): void => {
-        const peers = this.topicPeers(topic)
+        const peers = this.reachableTopicPeers(topic)
         if (peers.length >= n) {
           cleanup()
           resolve(peers)
@@ -564,6 +579,7 @@ class SottoNodeImpl implements SottoNode {
       }
       pubsub.addEventListener('subscription-change', check)
       this.libp2p.addEventListener('peer:identify', check)
+      offOutbound = this.streams.onOutboundStream(check)
       signal?.addEventListener('abort', onAbort, { once: true })
       check()
     })
@@ -907,12 +923,12 @@ async function buildNode(
       })
     }
   })
-  keepGossipsubStreams(libp2p)
+  const streams = keepGossipsubStreams(libp2p)
   limitInboundDhtRequests(libp2p.services.dht, {
     PUT_VALUE: new PeerQuota(init.dhtPutsPerPeer ?? DHT_PUTS_PER_PEER, DHT_QUOTA_WINDOW_MS),
     ADD_PROVIDER: new PeerQuota(init.dhtProvidesPerPeer ?? DHT_PROVIDES_PER_PEER, DHT_QUOTA_WINDOW_MS)
   })
-  return new SottoNodeImpl(libp2p as SottoLibp2p, privateKey, store, types, init)
+  return new SottoNodeImpl(libp2p as SottoLibp2p, privateKey, store, types, streams, init)
 }
 
 /** Record prefixes kad-dht validates by itself when no validator is given for them. */

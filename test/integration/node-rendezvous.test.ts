@@ -38,6 +38,7 @@ describe('node: rendezvous through provider records', () => {
     await joiner.waitForTopicPeers(topic, 2, AbortSignal.timeout(10_000))
     const data = concatBytes(utf8('hello members'))
     const arrival = m2.once('message', (m) => m.topic === topic, AbortSignal.timeout(10_000))
+    arrival.catch(() => undefined) // awaited below; handled too in case the publish check fails first
     expect((await joiner.publish(topic, data)).recipients).toBeGreaterThan(0)
     expect((await arrival).data).toEqual(data)
   })
