@@ -117,6 +117,7 @@ describe('Sotto: community records kept in memory', () => {
       for (const e of replays) {
         const id = toHex(messageId(topic, e))
         const seen = again.node.once('message', (m) => m.id === id, AbortSignal.timeout(10_000))
+        seen.catch(() => undefined) // awaited below; handled too in case the publish check fails first
         expect((await eve.publish(topic, e)).recipients).toBeGreaterThan(0)
         await seen
       }
