@@ -153,6 +153,8 @@ const ONE_TIME_PREKEY_BATCH = 32
 /** Signed prekeys are replaced weekly (the previous ones stay usable for messages in flight). */
 const SIGNED_PREKEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const SEEN_SCOPE = 'env'
+/** Longest a publication outcome waits for the next post's batch before it gets a batch of its own, ms. */
+const OUTCOME_DELAY_MS = 100
 /** Member records kept in memory per community (see Sotto#members). */
 const MAX_CACHED_MEMBERS = 4096
 
@@ -300,6 +302,10 @@ export class Sotto implements SottoApp {
     this.#bundleWait?.abort()
     for (const off of this.#offNode) off()
     await this.#sync?.stop().catch(() => undefined)
+    // Publication outcomes not recorded yet are recorded now, after whatever the queue holds.
+    clearTimeout(this.#outcomeTimer)
+    this.#outcomeTimer = undefined
+    await this.#serial(() => this.#recordOutcomes()).catch((err) => log.error('outbox update failed: %s', err))
     await this.#queue.catch(() => undefined)
     await this.#node.stop().catch(() => undefined)
     await this.#store.close()
@@ -877,9 +883,12 @@ export class Sotto implements SottoApp {
         status: 'queued'
       })
     }
+    // Earlier posts' publication outcomes go in the same batch (see #outcomes).
+    const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit()
+    for (const v of outcomes) this.#emit(v)
     this.#fresh.push(entry)
-    return messages[0]
+    return messages.find((m) => m.id === entry.messageId)
   }
 
   // --- receiving -----------------------------------------------------------------------------------
@@ -1330,21 +1339,53 @@ export class Sotto implements SottoApp {
     const result = await this.#node.publish(meta.topic, entry.payload).catch((err) => log('publish failed: %s', err))
     log('outbox %s -> %s: %o', entry.id.slice(0, 8), meta.topic.slice(0, 20), result)
     const delivered = result !== undefined && (result.recipients > 0 || result.duplicate)
-    await this.#serial(async () => {
+    this.#outcomes.push({ entry, meta, delivered })
+    this.#outcomeTimer ??= setTimeout(() => {
+      this.#outcomeTimer = undefined
+      void this.#serial(() => this.#recordOutcomes()).catch((err) => log.error('outbox update failed: %s', err))
+    }, OUTCOME_DELAY_MS)
+  }
+
+  /**
+   * Publication outcomes not recorded yet. They ride in the batch of the next community post (#recordOutcomes
+   * with its batch), or go in one batch of their own after OUTCOME_DELAY_MS: a sender writes one batch per
+   * message instead of two.
+   */
+  readonly #outcomes: Array<{ entry: OutboxEntry; meta: OutboxMeta; delivered: boolean }> = []
+  #outcomeTimer: NodeJS.Timeout | undefined
+
+  /**
+   * Adds the pending publication outcomes to `into` (or to a batch of their own, committed here): a message a
+   * peer took is 'sent'; an entry done is deleted, one not done is due again later. Returns the views to show
+   * once the batch is committed.
+   */
+  async #recordOutcomes(into?: StoreBatch): Promise<MessageView[]> {
+    const outcomes = this.#outcomes.splice(0)
+    if (this.#outcomeTimer !== undefined && into !== undefined) {
+      clearTimeout(this.#outcomeTimer)
+      this.#outcomeTimer = undefined
+    }
+    const views: MessageView[] = []
+    if (outcomes.length === 0) return views
+    const b = into ?? this.#store.batch()
+    const done = new Set<string>()
+    for (const { entry, meta, delivered } of outcomes) {
+      // The same entry twice (an outbox pass published it again): the first outcome that ends it wins.
+      if (done.has(entry.id)) continue
       const current = await this.#store.getOutbox(entry.id)
-      if (current === undefined) return
-      const b = this.#store.batch()
+      if (current === undefined) continue
       if (delivered && entry.messageId !== undefined) {
         const m = await this.#store.getMessage(entry.messageId)
         if (m !== undefined && m.status === 'queued') {
           b.setMessageStatus(m.id, 'sent')
-          this.#emit(await this.#view({ ...m, status: 'sent' }, new Map()))
+          views.push(await this.#view({ ...m, status: 'sent' }, new Map()))
         }
       }
       // Only 1:1 texts are acknowledged (a delivery receipt deletes them): everything else (community
       // posts, a session's profile, epoch-key grants) is done once a peer on its topic took it.
       if (delivered && (meta.scope === 'community' || entry.messageId === undefined)) {
         b.deleteOutbox(entry.id)
+        done.add(entry.id)
       } else {
         const attempts = current.attempts + 1
         const delay = delivered
@@ -1352,8 +1393,11 @@ export class Sotto implements SottoApp {
           : this.#timings.outboxIntervalMs
         b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay })
       }
-      await b.commit()
-    })
+    }
+    if (into !== undefined) return views
+    await b.commit()
+    for (const v of views) this.#emit(v)
+    return []
   }
 
   /**
