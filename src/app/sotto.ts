@@ -1278,7 +1278,8 @@ export class Sotto implements SottoApp {
       if (group === undefined) return
       const g = group
       group = undefined
-      await this.#commitGroup(g)
+      // A failed commit loses its group's messages (until a sync brings them again), not the ones after it.
+      await this.#commitGroup(g).catch((err) => log.error('receive failed: %s', err))
     }
     for (const { topic, data } of items) {
       if (this.#stopped) break
