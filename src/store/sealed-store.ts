@@ -13,7 +13,7 @@ import {
   unwrapDatabaseKey,
   wrapDatabaseKey
 } from '../crypto/atrest.js'
-import { AEAD_NONCE_BYTES, concatBytes } from '../crypto/primitives.js'
+import { AEAD_NONCE_BYTES, concatBytes, randomBytes } from '../crypto/primitives.js'
 import {
   blind,
   COMMUNITY_SUB,
@@ -498,11 +498,11 @@ function bytesMemo(bytes: Uint8Array): string {
  */
 class NoncePool {
   static readonly BATCH = 256
-  #pool = new Uint8Array(0)
+  #pool: Uint8Array = new Uint8Array(0)
   #next = 0
   take(): Uint8Array {
     if (this.#next + AEAD_NONCE_BYTES > this.#pool.length) {
-      this.#pool = globalThis.crypto.getRandomValues(new Uint8Array(AEAD_NONCE_BYTES * NoncePool.BATCH))
+      this.#pool = randomBytes(AEAD_NONCE_BYTES * NoncePool.BATCH)
       this.#next = 0
     }
     const nonce = this.#pool.subarray(this.#next, this.#next + AEAD_NONCE_BYTES)
