@@ -112,6 +112,9 @@ beforeAll(async () => {
   })
   await eve.start()
   await eve.dial(bob.node.addresses()[0]!)
+  // Eve reads Bob's prekey record over the DHT (attack 4): Bob must be in her routing table first, which
+  // kad-dht fills only after it has pinged him.
+  await eve.waitForDhtPeers(1, AbortSignal.timeout(15_000))
 }, 60_000)
 
 afterAll(async () => {
