@@ -1,2 +1,2 @@
 /** Debug logging for the app and the CLI (`DEBUG=sotto:*`); the logger itself comes from the node layer. */
-export { logger } from '../node/index.js'
+export { logger } from '../node/log.js'

@@ -26,4 +26,4 @@ export {
 } from './node.js'
 export { multiaddrFromBytes, multiaddrToBytes, peerIdFromBytes, peerIdToBytes } from './addresses.js'
 /** Debug logging (`DEBUG=sotto:*`), re-exported so that the layers above need no libp2p import of their own. */
-export { logger } from '@libp2p/logger'
+export { logger } from './log.js'
