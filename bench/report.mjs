@@ -256,24 +256,23 @@ wakes another process)${e.processesMeasuredAt !== e.machine.date ? `; measured $
 | latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |
 `
 }
-Where the time goes (one process). All ${e.nodes} users share one Node event loop (and this 2-core machine with other work), so
-the numbers measure CPU per delivery more than the network: during the throughput run the process is busy
-about 96 % of the time (\`node --cpu-prof\` of this benchmark, 2026-11-25), and a message waits behind the
-work of the other receivers. Per delivery, raw gossipsub costs about 1/${fmt(e.raw.throughput.deliveriesPerSecond)} s of this
-process and sotto about 1/${fmt(e.sotto.throughput.deliveriesPerSecond)} s. Of sotto's samples: libp2p (Noise, yamux, gossipsub
-forwarding) about 35 %, shared with the raw run; LevelDB reads about 11 % (the app reads about six sealed records
-per received community message: seen id, community, epoch key, receiver chain state, member, message id, each
-decrypted by the sealed store, then writes one batch), the libp2p peer store kept in LevelDB another 6 %
-(libp2p's peer records, which the app persists through peerStorePath; the raw nodes keep theirs in memory), garbage collection
-7.5 %, the app's receive path 6 %, and the topic signature is verified twice per message (by the gossipsub
-validator, then again in openCommunityMessage). A trace of single messages shows the envelope reaching all
-receivers 5-110 ms after it is published (as with raw gossipsub) and then 15-200 ms of queued receive work, and the
-sender's \`send\` itself waiting up to a few hundred milliseconds behind its app's serial queue when background
-work (sync, DHT announcements) is running. What would close most of the gap, in src/app and src/store (not
-changed here; they are other engineers' files and the changes are not small): keep each community's epoch
-objects, receiver chain state and members in memory so a received message costs no reads, only its one atomic
-batch; let openCommunityMessage skip the topic signature the validator has already checked; keep the peer store
-in memory or write it less often.`,
+Where the time goes (one process). All ${e.nodes} users share one Node event loop, so this mode measures CPU per
+delivery more than the network: per delivery, raw gossipsub costs about 1/${fmt(e.raw.throughput.deliveriesPerSecond)} s of this process and sotto about
+1/${fmt(e.sotto.throughput.deliveriesPerSecond)} s. Changed on 2026-11-26 (src/app, src/store): each envelope's topic signature is checked once, by
+the key holder's re-signing check (PROTOCOL.md §8.5), instead of verified twice; no seen-id read for community
+envelopes (the receiver state refuses replays) and no message-id read before storing; community and member
+records kept in memory (dropped on every write to them); envelopes that arrive together received in one batch;
+a sender writes one batch per message instead of two; synchronous LevelDB reads; memoised blinded key parts;
+record nonces drawn from the CSPRNG 256 at a time. Measured A/B under the same conditions (process.cpuUsage
+around each phase, 3 runs each): CPU per message in the throughput phase 23.8 -> 16.3 ms; the latency phase
+unchanged at about 34 ms (raw gossipsub 12-18 ms). What remains: the asynchronous LevelDB write of each batch
+(replacing it with an in-memory write that completes at once took the throughput phase to 13-15 ms per message,
+and completing it one event-loop turn later brought back 22-27 ms: the extra turn in a busy process, not
+LevelDB's work, seems to cost about 1 ms per batch); in the latency phase, work outside the receive path (the
+app's periodic sync every 30 s with every peer, libp2p's peer store persisted in LevelDB); each envelope decoded
+twice (validator, then receive) and the receiver state serialised per message. With one process per node the
+processes share 2 cores, and the two modes move in opposite directions from run to run: the bars are met in one
+mode or the other, not reliably in both.`,
       after('End to end')
     )
   }
@@ -331,7 +330,9 @@ the whole process.
 
 Where the time goes (\`node --cpu-prof dist/cli/main.js --version\`, 2026-11-25): almost all of the extra time
 is loading and compiling ES modules (commander, @libp2p/logger with debug, multiformats through the RPC
-module, the command modules); the app, libp2p and libsodium are not loaded by these two commands.`,
+module, the command modules); the app, libp2p and libsodium are not loaded by these two commands. Between
+2026-11-25 and 2026-11-26 they were: the CLI took its debug logger from src/node/index.ts, which loads the whole
+network stack, and \`sotto --version\` took about 450 ms; the logger now comes from src/node/log.ts.`,
       after('Start-up')
     )
   }
