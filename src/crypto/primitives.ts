@@ -307,6 +307,21 @@ function aeadScratchBytes(inputLength: number, adLength: number): number {
   return KEY_BYTES + AEAD_NONCE_BYTES + adLength + 2 * inputLength + AEAD_TAG_BYTES
 }
 
+/**
+ * Copies an AEAD call's key, nonce, associated data and input into the scratch region, in that order from
+ * DATA; returns the offsets of the nonce, the associated data, the input and the output (right after it).
+ */
+function placeAeadArguments(heap: Uint8Array, key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, input: Uint8Array) {
+  const n = DATA + KEY_BYTES
+  const a = n + AEAD_NONCE_BYTES
+  const i = a + ad.length
+  heap.set(key, DATA)
+  heap.set(nonce, n)
+  heap.set(ad, a)
+  heap.set(input, i)
+  return { n, a, i, o: i + input.length }
+}
+
 /** XChaCha20-Poly1305 (IETF) encryption; returns ciphertext || 16-byte tag. */
 export function aeadEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
   checkBytes('key', key, KEY_BYTES)
@@ -317,14 +332,7 @@ export function aeadEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8
   if (used > SCRATCH_DATA_BYTES) return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key)
   // Same libsodium function as the wrapper, with its arguments in the scratch region (see RawSodium).
   const heap = raw.HEAPU8
-  const n = DATA + KEY_BYTES
-  const a = n + AEAD_NONCE_BYTES
-  const m = a + ad.length
-  const c = m + plaintext.length
-  heap.set(key, DATA)
-  heap.set(nonce, n)
-  heap.set(ad, a)
-  heap.set(plaintext, m)
+  const { n, a, i: m, o: c } = placeAeadArguments(heap, key, nonce, ad, plaintext)
   raw._crypto_aead_xchacha20poly1305_ietf_encrypt(c, 0, m, plaintext.length, 0, a, ad.length, 0, 0, n, DATA)
   const out = heap.slice(c, c + plaintext.length + AEAD_TAG_BYTES)
   wipeScratch(heap, DATA + used)
@@ -357,14 +365,7 @@ export function aeadDecryptOrNull(key: Uint8Array, nonce: Uint8Array, ciphertext
     }
   }
   const heap = raw.HEAPU8
-  const n = DATA + KEY_BYTES
-  const a = n + AEAD_NONCE_BYTES
-  const c = a + ad.length
-  const m = c + ciphertext.length
-  heap.set(key, DATA)
-  heap.set(nonce, n)
-  heap.set(ad, a)
-  heap.set(ciphertext, c)
+  const { n, a, i: c, o: m } = placeAeadArguments(heap, key, nonce, ad, ciphertext)
   const rc = raw._crypto_aead_xchacha20poly1305_ietf_decrypt(m, 0, 0, c, ciphertext.length, 0, a, ad.length, 0, n, DATA)
   const out = rc === 0 ? heap.slice(m, m + ciphertext.length - AEAD_TAG_BYTES) : null
   wipeScratch(heap, DATA + used)
