@@ -2,11 +2,11 @@
 // relay when the posters have gone too. Real nodes on 127.0.0.1 TCP, real LevelDB stores in temp dirs
 // (Argon2id in these stores: TEST_ARGON2, a test-only setting).
 import { randomBytes } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
-import { communityTopic } from '../../src/protocol/index.js'
+import { describe, expect, it } from 'vitest'
 import { fromHex } from '../../src/crypto/primitives.js'
-import { cleanup, startUser, type TestUser } from './helpers.js'
-import { communityCount, expectHistory, filesContaining, post, relayCount, startRelay } from './relay-helpers.js'
+import { communityTopic } from '../../src/protocol/index.js'
+import type { TestUser } from './helpers.js'
+import { communityCount, expectHistory, filesContaining, post, Running, relayCount, type startRelay } from './relay-helpers.js'
 
 /** The issue's figure: 2,000 messages posted while the member is away (2 posters x 1,000). */
 const POSTERS = 2
@@ -14,17 +14,8 @@ const PER_POSTER = 1000
 const TOTAL = POSTERS * PER_POSTER
 
 describe('a member offline while 2,000 messages are posted', () => {
-  const running: Array<{ stop(): Promise<void> }> = []
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((u) => u.stop().catch(() => undefined)))
-    await cleanup()
-  })
-
-  async function user(name: string, bootstrap: string[], home?: string): Promise<TestUser> {
-    const u = await startUser(name, bootstrap, home)
-    running.push(u)
-    return u
-  }
+  const running = new Running()
+  const user = running.user.bind(running)
 
   /** Admin + posters + member in one community; returns them with the invite's topic. */
   async function community(bootstrap: (admin: TestUser, topicId: string) => Promise<string[]>) {
@@ -49,8 +40,7 @@ describe('a member offline while 2,000 messages are posted', () => {
   it('gets all of them from the posters when it returns: each once, in order per sender; the posters hold no duplicates', { timeout: 180_000 }, async () => {
     const { posters, member, boot } = await community(async (admin) => admin.node.addresses())
     const home = member.home
-    await member.stop()
-    running.splice(running.indexOf(member), 1)
+    await running.stop(member)
 
     const t0 = Date.now()
     const ids = await postAll(posters, 'm')
@@ -73,14 +63,12 @@ describe('a member offline while 2,000 messages are posted', () => {
     const canary = `canary${randomBytes(6).toString('hex')}`
     let relay: Awaited<ReturnType<typeof startRelay>> | undefined
     const { posters, member, topic } = await community(async (admin, topicId) => {
-      relay = await startRelay({ serve: [topicId], bootstrap: admin.node.addresses() })
-      running.push(relay)
+      relay = await running.relay({ serve: [topicId], bootstrap: admin.node.addresses() })
       return [...admin.node.addresses(), ...relay.addresses]
     })
     const r = relay!
     const home = member.home
-    await member.stop()
-    running.splice(running.indexOf(member), 1)
+    await running.stop(member)
 
     const ids = await postAll(posters, canary)
     // The relay holds every envelope: the 2,000 texts and the profiles of the members who joined.

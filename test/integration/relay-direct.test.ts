@@ -3,39 +3,25 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { RelayTopicStatus, requestRelayService } from '../../src/node/relay-protocol.js'
 import { inboxTopic, prekeyRecordKey } from '../../src/protocol/index.js'
-import { cleanup, startUser, type TestUser, tempHome, waitForMessage } from './helpers.js'
-import { filesContaining, relayCount, startRelay } from './relay-helpers.js'
+import { type TestUser, tempHome, waitForMessage } from './helpers.js'
+import { filesContaining, Running, relayCount } from './relay-helpers.js'
 
 async function signingKey(user: TestUser): Promise<Uint8Array> {
   return IdentityKeyPair.deserialize((await user.store.getIdentity())!).publicKey.signingKey
 }
 
 describe('1:1 through a relay', () => {
-  const running: Array<{ stop(): Promise<void> }> = []
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((u) => u.stop().catch(() => undefined)))
-    await cleanup()
-  })
+  const running = new Running()
+  const user = running.user.bind(running)
 
-  async function user(name: string, bootstrap: string[], home?: string): Promise<TestUser> {
-    const u = await startUser(name, bootstrap, home)
-    running.push(u)
-    return u
-  }
-
-  async function offline(u: TestUser): Promise<void> {
-    await u.stop()
-    running.splice(running.indexOf(u), 1)
-  }
 
   it('a message sent while the recipient is offline, the sender then going offline, reaches the recipient', { timeout: 90_000 }, async () => {
     const canary = `canary${randomBytes(6).toString('hex')}`
-    const relay = await startRelay({ open: true })
-    running.push(relay)
+    const relay = await running.relay({ open: true })
     const bob = await user('bob', relay.addresses)
     const bobKey = await signingKey(bob)
     const inbox = inboxTopic(bobKey)
@@ -50,7 +36,7 @@ describe('1:1 through a relay', () => {
       .toBeDefined()
     await expect.poll(() => bob.node.putRecord(prekeyRecordKey(bobKey), bundle!, { timeoutMs: 2_000 }), { timeout: 20_000 }).toBe(1)
     const invite = (await bob.id()).invite
-    await offline(bob)
+    await running.stop(bob)
 
     // Alice knows nobody: bob's invite names his relay, and that is enough.
     const alice = await user('alice', [])
@@ -59,7 +45,7 @@ describe('1:1 through a relay', () => {
     // The relay holds her profile and her message on bob's inbox topic; her outbox saw someone take it.
     await expect.poll(() => relayCount(relay, inbox), { timeout: 30_000 }).toBe(2)
     await waitForMessage(alice, (m) => m.id === sent.id && m.status === 'sent', 10_000)
-    await offline(alice)
+    await running.stop(alice)
 
     const back = await user('bob', [], bob.home)
     const got = await waitForMessage(back, (m) => m.id === sent.id, 30_000)
@@ -82,8 +68,7 @@ describe('1:1 through a relay', () => {
   })
 
   it('a relay that is not open serves only the topics it was given; an allowed peer may ask', { timeout: 30_000 }, async () => {
-    const allowed = await startRelay({})
-    running.push(allowed)
+    const allowed = await running.relay({})
     const bob = await user('bob', allowed.addresses)
     const inbox = inboxTopic(await signingKey(bob))
     await bob.node.dial(allowed.addresses[0]!)
@@ -93,8 +78,7 @@ describe('1:1 through a relay', () => {
     ])
     expect((await allowed.status()).topics).toEqual([])
 
-    const open = await startRelay({ allow: [bob.node.peerId], quotas: { maxTopicsPerPeer: 1 } })
-    running.push(open)
+    const open = await running.relay({ allow: [bob.node.peerId], quotas: { maxTopicsPerPeer: 1 } })
     await bob.node.dial(open.addresses[0]!)
     const other = inboxTopic(new Uint8Array(32).fill(7))
     expect(await requestRelayService(bob.node, open.peerId, [inbox, other])).toEqual([RelayTopicStatus.Served, RelayTopicStatus.OverQuota])

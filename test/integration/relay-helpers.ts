@@ -1,11 +1,49 @@
 /** Shared set-up of the relay integration tests: a relay in a temp dir, batched posting, checks on history. */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { expect } from 'vitest'
+import { afterEach, expect } from 'vitest'
 import { type RelayHandle, type RelayOptions, runRelay } from '../../src/app/relay.js'
 import { fromHex } from '../../src/crypto/primitives.js'
 import { communityTopic } from '../../src/protocol/index.js'
-import { tempHome, type TestUser } from './helpers.js'
+import { cleanup, startUser, type TestUser, tempHome } from './helpers.js'
+
+/**
+ * What one describe block has running: users and relays started through it are stopped, and the temp dirs
+ * removed, after each test. Create it inside `describe` (it registers the afterEach hook).
+ */
+export class Running {
+  readonly #all: Array<{ stop(): Promise<void> }> = []
+
+  constructor() {
+    afterEach(async () => {
+      await Promise.all(this.#all.splice(0).map((u) => u.stop().catch(() => undefined)))
+      await cleanup()
+    })
+  }
+
+  /** Keeps `thing` to stop after the test; returns it. */
+  add<T extends { stop(): Promise<void> }>(thing: T): T {
+    this.#all.push(thing)
+    return thing
+  }
+
+  /** Starts a user (startUser) kept to stop after the test. */
+  async user(name: string, bootstrap: string[], home?: string): Promise<TestUser> {
+    return this.add(await startUser(name, bootstrap, home))
+  }
+
+  /** Starts a relay (startRelay) kept to stop after the test. */
+  async relay(options: Partial<RelayOptions> = {}): Promise<RelayHandle & { home: string }> {
+    return this.add(await startRelay(options))
+  }
+
+  /** Stops `thing` now (a user going offline); it is no longer stopped after the test. */
+  async stop(thing: { stop(): Promise<void> }): Promise<void> {
+    const i = this.#all.indexOf(thing)
+    if (i >= 0) this.#all.splice(i, 1)
+    await thing.stop()
+  }
+}
 
 /** Starts a relay on 127.0.0.1 in a new temp data directory (removed by cleanup()). */
 export async function startRelay(options: Partial<RelayOptions> = {}): Promise<RelayHandle & { home: string }> {
@@ -75,32 +113,26 @@ export async function communityCount(user: TestUser, name: string): Promise<numb
  * returned, with the ids posted; only the relay (left running in `running`) holds the history then.
  */
 export async function relayOnlyHistory(
-  user: (name: string, bootstrap: string[]) => Promise<TestUser>,
-  running: Array<{ stop(): Promise<void> }>,
+  running: Running,
   prefix: string,
   perPoster: number
 ): Promise<{ relay: RelayHandle & { home: string }; topic: string; home: string; ids: string[] }> {
-  const admin = await user('p0', [])
+  const admin = await running.user('p0', [])
   await admin.communityCreate('lobby')
   const topicId = (await admin.communityList())[0]!.topicId
   const topic = communityTopic(fromHex(topicId))
-  const relay = await startRelay({ serve: [topicId], bootstrap: admin.node.addresses() })
-  running.push(relay)
-  const poster = await user('p1', relay.addresses)
-  const member = await user('member', relay.addresses)
+  const relay = await running.relay({ serve: [topicId], bootstrap: admin.node.addresses() })
+  const poster = await running.user('p1', relay.addresses)
+  const member = await running.user('member', relay.addresses)
   const invite = await admin.communityInvite('lobby')
   await poster.communityJoin(invite)
   await member.communityJoin(invite)
   await expect.poll(() => relayCount(relay, topic), { timeout: 20_000 }).toBe(2)
   const home = member.home
-  await member.stop()
-  running.splice(running.indexOf(member), 1)
+  await running.stop(member)
 
   const ids = (await Promise.all([admin, poster].map((u, k) => post(u, '#lobby', `${prefix}-p${k}`, perPoster)))).flat()
   await expect.poll(() => relayCount(relay, topic), { timeout: 60_000, interval: 500 }).toBe(2 * perPoster + 2)
-  for (const u of [admin, poster]) {
-    await u.stop()
-    running.splice(running.indexOf(u), 1)
-  }
+  for (const u of [admin, poster]) await running.stop(u)
   return { relay, topic, home, ids }
 }

@@ -6,8 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, PASSPHRASE, startUser, type TestUser } from './helpers.js'
-import { communityCount, expectHistory, relayCount, relayOnlyHistory } from './relay-helpers.js'
+import { PASSPHRASE } from './helpers.js'
+import { communityCount, expectHistory, Running, relayCount, relayOnlyHistory } from './relay-helpers.js'
 
 const POSTERS = 2
 const PER_POSTER = 500
@@ -27,22 +27,15 @@ function child(home: string, bootstrap: string[], onCount: (n: number) => void):
 }
 
 describe('a node killed in the middle of a sync (SIGKILL)', () => {
-  const running: Array<{ stop(): Promise<void> }> = []
+  const running = new Running()
+  const user = running.user.bind(running)
   const children: ChildProcess[] = []
-  afterEach(async () => {
+  afterEach(() => {
     for (const c of children.splice(0)) c.kill('SIGKILL')
-    await Promise.all(running.splice(0).map((u) => u.stop().catch(() => undefined)))
-    await cleanup()
   })
 
-  async function user(name: string, bootstrap: string[], home?: string): Promise<TestUser> {
-    const u = await startUser(name, bootstrap, home)
-    running.push(u)
-    return u
-  }
-
   it('completes the sync after a restart on the same data directory, nothing lost or duplicated', { timeout: 180_000 }, async () => {
-    const { relay, topic, home, ids } = await relayOnlyHistory(user, running, 's', PER_POSTER)
+    const { relay, topic, home, ids } = await relayOnlyHistory(running, 's', PER_POSTER)
 
     // The member comes back in a child process; only the relay has the history. SIGKILL at a quarter.
     let killedAt = 0

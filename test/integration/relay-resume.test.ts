@@ -5,29 +5,19 @@
 // "Killed" here is in-process: the node's libp2p transport is torn down under the running sync sessions and
 // the store is closed under the writes still queued (a commit already handed to LevelDB completes, as it
 // would in the OS page cache after a kill; every later one fails). No graceful app stop runs first.
-import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, startUser, type TestUser } from './helpers.js'
-import { communityCount, expectHistory, relayCount, relayOnlyHistory } from './relay-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { communityCount, expectHistory, Running, relayCount, relayOnlyHistory } from './relay-helpers.js'
 
 const POSTERS = 2
 const PER_POSTER = 500
 const TOTAL = POSTERS * PER_POSTER
 
 describe('a node killed in the middle of a sync', () => {
-  const running: Array<{ stop(): Promise<void> }> = []
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((u) => u.stop().catch(() => undefined)))
-    await cleanup()
-  })
-
-  async function user(name: string, bootstrap: string[], home?: string): Promise<TestUser> {
-    const u = await startUser(name, bootstrap, home)
-    running.push(u)
-    return u
-  }
+  const running = new Running()
+  const user = running.user.bind(running)
 
   it('completes the sync after a restart on the same data directory, nothing lost or duplicated', { timeout: 180_000 }, async () => {
-    const { relay, topic, home, ids } = await relayOnlyHistory(user, running, 'k', PER_POSTER)
+    const { relay, topic, home, ids } = await relayOnlyHistory(running, 'k', PER_POSTER)
 
     // The member comes back; only the relay has the history. Kill it when a quarter has arrived.
     const first = await user('member', relay.addresses, home)
@@ -41,8 +31,7 @@ describe('a node killed in the middle of a sync', () => {
       })
     })
     await killed
-    await first.stop().catch(() => undefined)
-    running.splice(running.indexOf(first), 1)
+    await running.stop(first).catch(() => undefined)
     expect(killedAt).toBe(TOTAL / 4)
 
     const back = await user('member', relay.addresses, home)
