@@ -2,11 +2,15 @@
 // (SOAK_SECONDS or --seconds=N to change; --quick: 30 s), every user sending a message every interval; the
 // V8 heap after forced GC is sampled and its growth from the end of the warm-up to the end reported (bar:
 // under 10 %). Needs --expose-gc (`npm run soak` passes it). Writes bench/results/soak.json and the Weight
-// section of docs/BENCHMARKS.md.
+// section of docs/BENCHMARKS.md. SOAK_SNAPSHOTS=<dir> also writes V8 heap snapshots there after the warm-up
+// (warm.heapsnapshot), half-way (mid.heapsnapshot) and at the end (end.heapsnapshot), for bench/heapdiff.mjs
+// (mid to end shows steady growth, past caches that fill for their time to live); such a run is not written
+// to the results (a snapshot pauses the process for seconds).
 import '../dist/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import { initSotto, openSotto } from '../dist/app/index.js'
 import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
 import { machine, QUICK, round, trend, writeResult } from './lib.mjs'
@@ -23,8 +27,16 @@ const INTERVAL_MS = Number(process.env.SOAK_INTERVAL_MS ?? 1000)
 const WARMUP_SECONDS = Math.min(60, Math.round(SECONDS / 5))
 const SAMPLE_SECONDS = Math.max(5, Math.round(SECONDS / 60))
 const TEXT_BYTES = 200
+const SNAPSHOTS = process.env.SOAK_SNAPSHOTS ? resolve(process.env.SOAK_SNAPSHOTS) : undefined
 const MiB = 2 ** 20
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Writes a heap snapshot (after the GCs of heap()) when SOAK_SNAPSHOTS is set. */
+function snapshot(name) {
+  if (SNAPSHOTS === undefined) return
+  const file = writeHeapSnapshot(join(SNAPSHOTS, `${name}.heapsnapshot`))
+  console.log(`wrote ${file}`)
+}
 
 async function heap() {
   for (let i = 0; i < 3; i++) {
@@ -82,13 +94,24 @@ try {
   const t0 = Date.now()
   const samples = []
   let warm
+  let mid
   while (Date.now() - t0 < SECONDS * 1000) {
     await sleep(SAMPLE_SECONDS * 1000)
     const h = await heap()
     const at = Math.round((Date.now() - t0) / 1000)
     samples.push({ at, heapUsedMiB: round(h.heapUsed / MiB, 1), rssMiB: round(h.rss / MiB, 1), externalMiB: round(h.external / MiB, 1) })
-    if (warm === undefined && at >= WARMUP_SECONDS) warm = samples[samples.length - 1]
     console.log(`${at} s: heap ${samples.at(-1).heapUsedMiB} MiB, rss ${samples.at(-1).rssMiB} MiB, sent ${sent}, stored ${deliveries}`)
+    if (warm === undefined && at >= WARMUP_SECONDS) {
+      warm = samples[samples.length - 1]
+      snapshot('warm')
+    } else if (warm !== undefined && mid === undefined && at >= (WARMUP_SECONDS + SECONDS) / 2) {
+      mid = samples[samples.length - 1]
+      snapshot('mid')
+    }
+  }
+  if (SNAPSHOTS !== undefined) {
+    await heap()
+    snapshot('end')
   }
   running = false
   await Promise.all(senders)
@@ -113,9 +136,11 @@ try {
     ...trend(samples, WARMUP_SECONDS),
     samples
   }
-  writeResult('soak', result)
-  report()
-  console.log(`heap growth ${result.growthPercent} % (${warm.heapUsedMiB} -> ${last.heapUsedMiB} MiB); wrote bench/results/soak.json`)
+  if (SNAPSHOTS === undefined) {
+    writeResult('soak', result)
+    report()
+  }
+  console.log(`heap growth ${result.growthPercent} % (${warm.heapUsedMiB} -> ${last.heapUsedMiB} MiB); ${SNAPSHOTS === undefined ? 'wrote bench/results/soak.json' : 'snapshot run, results not written'}`)
 } finally {
   await Promise.all(users.map((u) => u.stop().catch(() => {})))
   await Promise.all(homes.map((d) => rm(d, { recursive: true, force: true })))

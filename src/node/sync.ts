@@ -213,6 +213,70 @@ const emptyProgress = (): SyncProgress => ({
   activeSessions: 0
 })
 
+/**
+ * A signal that aborts when any of `sources` does, or after `timeoutMs` (then `timedOut` is true), until
+ * `dispose()`, which detaches it from the sources and clears its timer. Used instead of `AbortSignal.any`
+ * and `AbortSignal.timeout`: Node 20's `AbortSignal.any` leaves a WeakRef to every signal it makes in each
+ * of its sources for as long as that source lives (the service's stop signal lived as long as the node,
+ * and gained one per sync session), and a timeout signal with a listener stays referenced until it fires.
+ */
+export class LinkedSignal {
+  readonly #controller = new AbortController()
+  readonly #sources: AbortSignal[]
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timedOut = false
+  readonly #onAbort = (event: Event): void => {
+    this.#abort((event.target as AbortSignal).reason)
+  }
+
+  /** Links a new signal to `sources` (undefined ones and repeats are skipped) and to an optional time box. */
+  constructor(sources: ReadonlyArray<AbortSignal | undefined>, timeoutMs?: number) {
+    this.#sources = [...new Set(sources.filter((s): s is AbortSignal => s !== undefined))]
+    const aborted = this.#sources.find((s) => s.aborted)
+    if (aborted !== undefined) {
+      this.#controller.abort(aborted.reason)
+      this.#sources = []
+      return
+    }
+    for (const s of this.#sources) s.addEventListener('abort', this.#onAbort, { once: true })
+    if (timeoutMs !== undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = true
+        this.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+      }, timeoutMs)
+      this.#timer.unref?.()
+    }
+  }
+
+  /** The linked signal. */
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** True when the time box, not a source, aborted the signal. */
+  get timedOut(): boolean {
+    return this.#timedOut
+  }
+
+  /** Number of sources still linked (0 after dispose or abort; for tests). */
+  get linkedSources(): number {
+    return this.#sources.length
+  }
+
+  /** Detaches from the sources and clears the timer; the signal stays as it is (aborted or not). */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const s of this.#sources) s.removeEventListener('abort', this.#onAbort)
+    this.#sources.length = 0
+  }
+
+  #abort(reason: unknown): void {
+    this.dispose()
+    this.#controller.abort(reason)
+  }
+}
+
 /** Frame I/O of one session: bounded, time-boxed reads; byte counters. */
 class Channel {
   readonly #lp: LengthPrefixedStream<Stream>
@@ -242,25 +306,30 @@ class Channel {
 
   /** Closes the stream gracefully within a frame time box, else aborts it. */
   async close(stream: Stream): Promise<void> {
+    const box = new LinkedSignal([this.signal], this.#limits.frameTimeoutMs)
     try {
-      await stream.close({ signal: AbortSignal.any([this.signal, AbortSignal.timeout(this.#limits.frameTimeoutMs)]) })
+      await stream.close({ signal: box.signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      box.dispose()
     }
   }
 
   /** Reads one frame; the peer has `frameTimeoutMs` to send it (else `SyncTimeoutError`, its fault). */
   async receive(): Promise<SyncFrame> {
-    const frameTimeout = AbortSignal.timeout(this.#limits.frameTimeoutMs)
+    const box = new LinkedSignal([this.signal], this.#limits.frameTimeoutMs)
     let data: Uint8Array
     try {
-      data = (await this.#lp.read({ signal: AbortSignal.any([this.signal, frameTimeout]) })).subarray()
+      data = (await this.#lp.read({ signal: box.signal })).subarray()
     } catch (err) {
       const name = err instanceof Error ? err.name : ''
       if (LENGTH_ERRORS.has(name)) throw new SyncLimitError(`frame rejected: ${(err as Error).message}`)
       if (this.signal.aborted) throw aborted(this.signal)
-      if (frameTimeout.aborted) throw new SyncTimeoutError('peer did not send a frame in time')
+      if (box.timedOut) throw new SyncTimeoutError('peer did not send a frame in time')
       throw err
+    } finally {
+      box.dispose()
     }
     this.bytesReceived += data.length
     return decodeFrame(data, this.#limits)
@@ -377,6 +446,8 @@ class SyncServiceImpl implements SyncService {
   }
 
   #syncAll(): void {
+    const now = Date.now()
+    for (const [peer, until] of this.#banned) if (until <= now) this.#banned.delete(peer)
     void this.#refreshPeers().then(() => {
       for (const peer of this.#peers) if (!this.#isBanned(peer)) this.#enqueue(peer)
     })
@@ -468,10 +539,9 @@ class SyncServiceImpl implements SyncService {
     this.#init.onMisbehaviour?.(peer, error)
   }
 
-  #sessionSignal(signal?: AbortSignal): AbortSignal {
-    const parts = [this.#stop.signal, AbortSignal.timeout(this.#limits.sessionTimeoutMs)]
-    if (signal !== undefined) parts.push(signal)
-    return AbortSignal.any(parts)
+  /** The signal of one session (stop(), the caller's signal, the session time box); dispose it when the session ends. */
+  #sessionSignal(signal?: AbortSignal): LinkedSignal {
+    return new LinkedSignal([this.#stop.signal, signal], this.#limits.sessionTimeoutMs)
   }
 
   #emit(peer: string, topic: string, session: SyncProgress): void {
@@ -483,8 +553,16 @@ class SyncServiceImpl implements SyncService {
   async #initiate(peer: string, topic: string, signal?: AbortSignal): Promise<SyncResult> {
     if (!this.#started) throw new SyncUsageError('sync service is not started')
     if (this.#isBanned(peer)) throw new SyncUsageError(`peer ${peer} is refused after misbehaving`)
+    const session = this.#sessionSignal(signal)
+    try {
+      return await this.#runInitiator(peer, topic, session.signal)
+    } finally {
+      session.dispose()
+    }
+  }
+
+  async #runInitiator(peer: string, topic: string, sessionSignal: AbortSignal): Promise<SyncResult> {
     const limits = this.#limits
-    const sessionSignal = this.#sessionSignal(signal)
     const stream = await this.#p2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: sessionSignal })
     const ch = new Channel(stream, limits, sessionSignal)
     const session = emptyProgress()
@@ -636,9 +714,17 @@ class SyncServiceImpl implements SyncService {
   // ---------------------------------------------------------------- responder
 
   async #respond(stream: Stream, connection: Connection): Promise<void> {
+    const session = this.#sessionSignal()
+    try {
+      await this.#runResponder(stream, connection, session.signal)
+    } finally {
+      session.dispose()
+    }
+  }
+
+  async #runResponder(stream: Stream, connection: Connection, signal: AbortSignal): Promise<void> {
     const peer = connection.remotePeer.toString()
     const limits = this.#limits
-    const signal = this.#sessionSignal()
     const ch = new Channel(stream, limits, signal)
     if (this.#isBanned(peer)) {
       stream.abort(new Error('refused'))
