@@ -47,6 +47,10 @@ if (kind === 'sotto') {
 const handlers = {
   addresses: () => node.addresses(),
   peers: () => node.peers().length,
+  cpu: () => {
+    const u = process.cpuUsage()
+    return u.user + u.system
+  },
   dial: async ({ address }) => node.dial(address).catch(() => null),
   create: () => app.communityCreate('bench'),
   invite: () => app.communityInvite('bench'),

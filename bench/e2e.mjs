@@ -6,6 +6,7 @@
 // full mesh of connections, so the topologies are the same. Writes bench/results/e2e.json.
 import '../dist/polyfill.js'
 import { fork } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +28,23 @@ const PASSPHRASE = 'benchmark passphrase'
 /** Absolute high-resolution time, comparable between processes on one machine. */
 const now = () => performance.timeOrigin + performance.now()
 const PROCESSES = process.argv.includes('--processes') || process.env.BENCH_E2E_PROCESSES === '1'
+// BENCH_E2E_PROFILE=file.cpuprofile: a CPU profile of this process over the throughput phase only (open it
+// in Chrome DevTools or read it with bench/profile-summary.mjs)
+const PROFILE = process.env.BENCH_E2E_PROFILE
+async function startProfile() {
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 200 })
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    writeFileSync(PROFILE, JSON.stringify(profile))
+    session.disconnect()
+    console.log(`wrote ${PROFILE}`)
+  }
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 async function until(pred, timeoutMs, what) {
   const end = Date.now() + timeoutMs
@@ -77,12 +95,21 @@ function harness(receivers) {
     })
   return {
     delivered,
-    async run(send, seqBase) {
+    /**
+     * `cpuNow()` (optional, may be async) returns the CPU time (user + system, microseconds) used so far by
+     * every process that runs the nodes; it is read around each phase, giving CPU time per delivered message
+     * (per message and receiver), a measure that a busy shared machine disturbs far less than wall-clock times.
+     */
+    async run(send, seqBase, cpuNow = () => {
+      const u = process.cpuUsage()
+      return u.user + u.system
+    }) {
       // let the start-up work settle (reconciliation with every newly connected peer, DHT announcements)
       await sleep(SETTLE_MS)
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
       // latency: one message at a time
+      const cpuLat0 = await cpuNow()
       const lat = []
       for (let i = 0; i < LATENCY_MESSAGES; i++) {
         const seq = seqBase + i
@@ -91,8 +118,12 @@ function harness(receivers) {
         await waitFor(() => !pending.has(seq))
         lat.push(done[done.length - 1])
       }
+      const cpuLat = (await cpuNow()) - cpuLat0
       // throughput: THROUGHPUT_MESSAGES with at most WINDOW in flight
       const first = seqBase + LATENCY_MESSAGES
+      process.emit('bench-e2e-phase', 'throughput')
+      const profile = PROFILE ? await startProfile() : undefined
+      const cpu0 = await cpuNow()
       const t0 = performance.now()
       for (let i = 0; i < THROUGHPUT_MESSAGES; i++) {
         await waitFor(() => pending.size < WINDOW)
@@ -102,6 +133,9 @@ function harness(receivers) {
       }
       await waitFor(() => pending.size === 0)
       const seconds = (performance.now() - t0) / 1000
+      const cpu = (await cpuNow()) - cpu0
+      if (profile) await profile()
+      process.emit('bench-e2e-phase', 'end')
       loop.disable()
       const under = done.filter((d) => d.seq >= first)
       const all = lat.map((d) => d.all).sort((a, b) => a - b)
@@ -113,7 +147,9 @@ function harness(receivers) {
           allOthersP50Ms: round(percentile(all, 50), 3),
           allOthersP99Ms: round(percentile(all, 99), 3),
           eachReceiverP50Ms: round(percentile(each, 50), 3),
-          eachReceiverP99Ms: round(percentile(each, 99), 3)
+          eachReceiverP99Ms: round(percentile(each, 99), 3),
+          cpuSeconds: round(cpuLat / 1e6, 3),
+          cpuUsPerDelivery: round(cpuLat / (LATENCY_MESSAGES * receivers), 1)
         },
         throughput: {
           messages: THROUGHPUT_MESSAGES,
@@ -122,7 +158,10 @@ function harness(receivers) {
           messagesPerSecond: Math.round(THROUGHPUT_MESSAGES / seconds),
           deliveriesPerSecond: Math.round((THROUGHPUT_MESSAGES * receivers) / seconds),
           underLoadAllOthersP50Ms: round(percentile(loadedAll, 50), 3),
-          underLoadAllOthersP99Ms: round(percentile(loadedAll, 99), 3)
+          underLoadAllOthersP99Ms: round(percentile(loadedAll, 99), 3),
+          // CPU time (user + system) of the node processes over this phase, per message and receiver
+          cpuSeconds: round(cpu / 1e6, 3),
+          cpuUsPerDelivery: round(cpu / (THROUGHPUT_MESSAGES * receivers), 1)
         },
         // delay of this process's event loop during both phases (in the one-process runs, every node's)
         eventLoopDelay: { p50Ms: round(loop.percentile(50) / 1e6, 1), p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) }
@@ -321,7 +360,9 @@ async function processesRun(kind, payloadBytes) {
       60_000,
       'warm-up message on every receiver'
     )
-    const r = await h.run((seq) => sender.call('send', { seq }), 0)
+    // CPU time of the node processes (not this driver's): the sum of every child's process.cpuUsage
+    const cpuNow = async () => (await Promise.all(nodes.map((n) => n.call('cpu')))).reduce((a, b) => a + b, 0)
+    const r = await h.run((seq) => sender.call('send', { seq }), 0, cpuNow)
     const peers = await Promise.all(nodes.map((n) => n.call('peers')))
     return { ...r, wireBytes, payloadBytes: kind === 'raw' ? payloadBytes : undefined, connections: median(peers) }
   } finally {
@@ -329,6 +370,14 @@ async function processesRun(kind, payloadBytes) {
   }
 }
 
+// BENCH_E2E_ONLY=sotto or =raw: only that in-process run, printed and not written (for profiling with
+// `node --cpu-prof bench/e2e.mjs`)
+const ONLY = process.env.BENCH_E2E_ONLY
+if (ONLY === 'sotto' || ONLY === 'raw') {
+  const r = ONLY === 'sotto' ? await sottoRun() : await rawRun(Number(process.env.BENCH_E2E_PAYLOAD ?? 1024))
+  console.log(JSON.stringify(r))
+  process.exit(0)
+}
 const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES }
 console.log(`sotto: ${N} users in one community`)
 result.sotto = await sottoRun()

@@ -17,6 +17,15 @@ const atLeast = (value, bar, unit = 'x') =>
 /** A "lower is better" bar. */
 const atMost = (value, bar, show) => verdict(value <= bar, value <= bar ? `${show(value)} <= ${show(bar)}` : `${show(value)} > ${show(bar)}, ${(value / bar).toFixed(2)}x the limit`)
 
+/**
+ * The end-to-end table's row of CPU time per delivered message (process.cpuUsage of the node processes over
+ * the sustained-throughput phase, divided by messages x receivers), when the result has it.
+ */
+const cpuRow = (sotto, raw) =>
+  sotto.throughput.cpuUsPerDelivery === undefined || raw.throughput.cpuUsPerDelivery === undefined
+    ? ''
+    : `\n| CPU time per delivered message (sustained phase; one-at-a-time phase) | ${fmt(sotto.throughput.cpuUsPerDelivery)} µs; ${fmt(sotto.latency.cpuUsPerDelivery)} µs | ${fmt(raw.throughput.cpuUsPerDelivery)} µs; ${fmt(raw.latency.cpuUsPerDelivery)} µs | ${ratio(sotto.throughput.cpuUsPerDelivery, raw.throughput.cpuUsPerDelivery)}; ${ratio(sotto.latency.cpuUsPerDelivery, raw.latency.cpuUsPerDelivery)} |`
+
 export function report() {
   const c = readResult('crypto')
   const e = readResult('e2e')
@@ -236,7 +245,7 @@ everywhere.
 | p99, same | ${e.sotto.latency.allOthersP99Ms} ms | ${e.raw.latency.allOthersP99Ms} ms | ${ratio(e.sotto.latency.allOthersP99Ms, e.raw.latency.allOthersP99Ms)} |
 | p50 / p99 per receiver | ${e.sotto.latency.eachReceiverP50Ms} / ${e.sotto.latency.eachReceiverP99Ms} ms | ${e.raw.latency.eachReceiverP50Ms} / ${e.raw.latency.eachReceiverP99Ms} ms | |
 | sustained messages/s (each stored by all ${e.nodes - 1} others) | ${fmt(e.sotto.throughput.messagesPerSecond)} | ${fmt(e.raw.throughput.messagesPerSecond)} | ${ratio(e.sotto.throughput.messagesPerSecond, e.raw.throughput.messagesPerSecond)} |
-| latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |
+| latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sotto, e.raw)}
 | connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |${e.sotto.eventLoopDelay ? `\n| event-loop delay of the process during the runs, p50 / p99 / max | ${e.sotto.eventLoopDelay.p50Ms} / ${e.sotto.eventLoopDelay.p99Ms} / ${e.sotto.eventLoopDelay.maxMs} ms | ${e.raw.eventLoopDelay.p50Ms} / ${e.raw.eventLoopDelay.p99Ms} / ${e.raw.eventLoopDelay.maxMs} ms | |` : ''}
 | set-up of the ${e.nodes} users and the community | ${e.sotto.setupSeconds} s | | |
 ${
@@ -253,7 +262,7 @@ wakes another process)${e.processesMeasuredAt !== e.machine.date ? `; measured $
 | p50 / p99, one message at a time, until stored on all ${e.nodes - 1} others | ${e.sottoProcesses.latency.allOthersP50Ms} / ${e.sottoProcesses.latency.allOthersP99Ms} ms | ${e.rawProcesses.latency.allOthersP50Ms} / ${e.rawProcesses.latency.allOthersP99Ms} ms | ${ratio(e.sottoProcesses.latency.allOthersP50Ms, e.rawProcesses.latency.allOthersP50Ms)} (p50) |
 | p50 / p99 per receiver | ${e.sottoProcesses.latency.eachReceiverP50Ms} / ${e.sottoProcesses.latency.eachReceiverP99Ms} ms | ${e.rawProcesses.latency.eachReceiverP50Ms} / ${e.rawProcesses.latency.eachReceiverP99Ms} ms | |
 | sustained messages/s | ${fmt(e.sottoProcesses.throughput.messagesPerSecond)} | ${fmt(e.rawProcesses.throughput.messagesPerSecond)} | ${ratio(e.sottoProcesses.throughput.messagesPerSecond, e.rawProcesses.throughput.messagesPerSecond)} |
-| latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |
+| latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sottoProcesses, e.rawProcesses)}
 `
 }
 Where the time goes (one process). All ${e.nodes} users share one Node event loop, so this mode measures CPU per
