@@ -900,7 +900,13 @@ async function buildNode(
     peerDiscovery,
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection every 10 s on this protocol and aborts the
+      // connection when the ping fails. With ping's default of one outbound stream per connection, a ping
+      // stream still closing when the next round starts (the answering side holds it up to its 10 s timeout
+      // on a busy event loop) made the next ping fail, and a healthy connection was aborted, redialled,
+      // re-identified and re-synced: dozens of times a minute with 10 busy nodes. Two allow that overlap;
+      // a ping that really fails (times out) still aborts the connection.
+      ping: ping({ maxOutboundStreams: 2 }),
       dht: kadDHT({
         protocol: init.dhtProtocol ?? DHT_PROTOCOL,
         clientMode: false,
