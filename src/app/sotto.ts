@@ -122,6 +122,26 @@ interface OutboxMeta {
   topic: string
   /** 'direct' entries wait for a delivery receipt; 'community' ones only for a first recipient. */
   scope: 'direct' | 'community'
+  /** Set on an epoch-key grant's entry (see GrantMeta). */
+  grant?: GrantMeta
+}
+
+/**
+ * An epoch-key grant in the outbox. A publication only says that a peer took the envelope, not that the
+ * member opened it, and a grant lost on the way is not repaired by sync (the admin does not serve the
+ * member's inbox topic). So once published, the entry stays: when it is due again it is dropped if the
+ * member's node is seen subscribed to the granted epoch's topic (or the community has moved on), else the
+ * grant is encrypted and sent again, at most GRANT_RESENDS times.
+ */
+interface GrantMeta {
+  communityId: string
+  epoch: number
+  /** The grant (§8.6), to encrypt again. */
+  grant: Uint8Array
+  /** True once the current envelope was published: the next due time checks instead of publishing. */
+  published: boolean
+  /** How many times the grant was encrypted again. */
+  resends: number
 }
 
 /** Tunables of the app (tests shorten the timers). */
@@ -154,6 +174,18 @@ const SIGNED_PREKEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const SEEN_SCOPE = 'env'
 /** Longest a publication outcome waits for the next post's batch before it gets a batch of its own, ms. */
 const OUTCOME_DELAY_MS = 100
+/** Outbox conversations published side by side in one pass, and content entries sealed side by side. */
+const OUTBOX_LANES = 8
+/**
+ * Content entries sealed side by side. Each needs a DHT look-up, and on a CPU-starved machine look-ups run
+ * side by side each take longer than alone: eight at once all ran out of time together where two finish.
+ */
+const MAX_SEALING = 2
+/** Time limit of a bundle look-up in the DHT; doubled per failed attempt of the same entry, up to the max. */
+const BUNDLE_LOOKUP_MS = 5_000
+const MAX_BUNDLE_LOOKUP_MS = 20_000
+/** How many times a published epoch-key grant is encrypted and sent again while its member is not seen holding the epoch. */
+const GRANT_RESENDS = 3
 /** Member records kept in memory per community (see Sotto#members). */
 const MAX_CACHED_MEMBERS = 4096
 
@@ -637,14 +669,18 @@ export class Sotto implements SottoApp {
       await b.commit()
       this.#forgetCommunities()
       this.#moveCommunityTopic(c.id, current, next)
-      // The new key goes only to the remaining members, each over a 1:1 session.
+      // The new key goes only to the remaining members, each over a 1:1 session. No network wait in this
+      // serial step: a member without a session gets the grant queued, and the outbox looks up the bundles
+      // of all of them at once (one DHT look-up each, seconds on a loaded machine) and seals them then.
+      const meta = { communityId: c.id, epoch: next.epoch, grant, published: false, resends: 0 }
       for (const m of members) {
         if (m.id === this.#myKey || m.id === removed?.id) continue
-        await this.#sendDirectContentTo(m.id, m.name, { type: 'epoch-key-grant', grant })
+        await this.#sendDirectContentTo(m.id, m.name, { type: 'epoch-key-grant', grant }, { prefetched: { bundle: undefined }, grant: meta })
       }
       void this.#announceCommunity(c.id)
       return communityView(updated, next.topicIdHex, members.length - (removed ? 1 : 0))
     })
+    this.#publishFresh()
     this.#kickOutbox()
     return view
   }
@@ -694,10 +730,18 @@ export class Sotto implements SottoApp {
   /**
    * Encrypts `content` for a contact if a session exists (or can be set up now from a cached bundle) and
    * adds the envelope to the outbox; otherwise queues the content itself until a bundle is found.
+   * `prefetched` replaces the bundle look-up (see #encryptDirect); `grant` marks an epoch-key grant entry.
    */
-  async #queueDirectContent(contact: ContactRecord, content: Content, entryId: string, b: StoreBatch): Promise<void> {
+  async #queueDirectContent(
+    contact: ContactRecord,
+    content: Content,
+    entryId: string,
+    b: StoreBatch,
+    options: { prefetched?: { bundle: PrekeyBundle | undefined }; grant?: GrantMeta } = {}
+  ): Promise<void> {
     const now = Date.now()
-    const sealed = await this.#encryptDirect(contact, content, b)
+    const sealed = await this.#encryptDirect(contact, content, b, options.prefetched)
+    const grant = options.grant === undefined ? {} : { grant: options.grant }
     const entry: OutboxEntry = sealed
       ? {
           id: entryId,
@@ -707,7 +751,7 @@ export class Sotto implements SottoApp {
           attempts: 0,
           nextAttemptAt: now,
           createdAt: now,
-          extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+          extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct', ...grant } satisfies OutboxMeta as unknown as Record<string, string>
         }
       : {
           id: entryId,
@@ -717,7 +761,7 @@ export class Sotto implements SottoApp {
           attempts: 0,
           nextAttemptAt: now,
           createdAt: now,
-          extra: { kind: 'content', topic: '', scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+          extra: { kind: 'content', topic: '', scope: 'direct', ...grant } satisfies OutboxMeta as unknown as Record<string, string>
         }
     if (entry.messageId === undefined) delete entry.messageId
     b.putOutbox(entry)
@@ -728,14 +772,20 @@ export class Sotto implements SottoApp {
   /**
    * Encrypts one content for a contact with its session, setting one up from the prekey bundle if needed.
    * Adds the new session state (and the envelope, for sync) to `b`. Returns undefined when no session
-   * can be set up yet (no bundle known): the caller queues the plaintext.
+   * can be set up yet (no bundle known): the caller queues the plaintext. With `prefetched`, a missing session
+   * is set up from that bundle (looked up before the serial step) and the network is not used here.
    */
-  async #encryptDirect(contact: ContactRecord, content: Content, b: StoreBatch): Promise<{ envelope: Uint8Array; topic: string } | undefined> {
+  async #encryptDirect(
+    contact: ContactRecord,
+    content: Content,
+    b: StoreBatch,
+    prefetched?: { bundle: PrekeyBundle | undefined }
+  ): Promise<{ envelope: Uint8Array; topic: string } | undefined> {
     let sessionBytes = await this.#pendingSession(contact.id)
     let pendingHeader = contact.extra?.['pendingHeader'] as Uint8Array | undefined
     let updated = contact
     if (sessionBytes === undefined) {
-      const bundle = await this.#bundleOf(contact)
+      const bundle = prefetched !== undefined ? prefetched.bundle : await this.#bundleOf(contact)
       if (bundle === undefined) return undefined
       const setup = initiateSession(this.#identity, bundle, { expectedIdentity: bundle.identity })
       const session = RatchetSession.initAlice(setup.secrets, setup.theirRatchetKey)
@@ -803,7 +853,12 @@ export class Sotto implements SottoApp {
   }
 
   /** Sends a control content (grant, statement) to an identity that may not be a contact yet. */
-  async #sendDirectContentTo(identityKey: string, name: string | undefined, content: Content): Promise<void> {
+  async #sendDirectContentTo(
+    identityKey: string,
+    name: string | undefined,
+    content: Content,
+    options: { prefetched?: { bundle: PrekeyBundle | undefined }; grant?: GrantMeta } = {}
+  ): Promise<void> {
     let contact = await this.#store.getContactByIdentityKey(identityKey)
     if (contact === undefined) {
       const now = Date.now()
@@ -824,7 +879,7 @@ export class Sotto implements SottoApp {
       await this.#store.putContact(contact)
     }
     const b = this.#store.batch()
-    await this.#queueDirectContent(contact, content, toHex(randomBytes(16)), b)
+    await this.#queueDirectContent(contact, content, toHex(randomBytes(16)), b, options)
     await b.commit()
     this.#pendingSessions.clear()
   }
@@ -1317,15 +1372,109 @@ export class Sotto implements SottoApp {
 
   async #runOutbox(): Promise<void> {
     const due = await this.#store.listOutbox(Date.now())
+    // One lane per conversation, in order within it (a new session's profile goes before the message that
+    // set it up), OUTBOX_LANES lanes at a time: a contact that cannot be reached (dials and a DHT look-up
+    // that time out) does not hold up the envelopes to everyone else.
+    const lanes = new Map<string, OutboxEntry[]>()
     for (const entry of due) {
-      if (this.#stopped) return
       const meta = entry.extra as unknown as OutboxMeta
       if (meta.kind === 'content') {
-        await this.#serial(() => this.#sealQueuedContent(entry))
+        // Setting up its session may wait on the network (the bundle look-up): done beside this pass.
+        this.#sealSoon(entry)
         continue
       }
-      await this.#deliver(entry, meta)
+      const lane = lanes.get(entry.conversation)
+      if (lane === undefined) lanes.set(entry.conversation, [entry])
+      else lane.push(entry)
     }
+    const queue = [...lanes.values()]
+    const worker = async (): Promise<void> => {
+      for (let lane = queue.shift(); lane !== undefined; lane = queue.shift()) {
+        for (const entry of lane) {
+          if (this.#stopped) return
+          const meta = entry.extra as unknown as OutboxMeta
+          if (meta.grant?.published === true) await this.#serial(() => this.#recheckGrant(entry))
+          else await this.#deliver(entry, meta)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(OUTBOX_LANES, queue.length) }, worker))
+  }
+
+  /** Ids of the content entries #sealSoon is working on. */
+  readonly #sealing = new Set<string>()
+
+  /**
+   * Seals a content entry that waited for a session: the bundle is looked up outside the serial queue, beside
+   * the look-ups of other entries (a rotation queues one per member without a session), then the entry
+   * becomes an envelope in a serial step. At most MAX_SEALING at a time; the next outbox pass takes the rest.
+   */
+  #sealSoon(entry: OutboxEntry): void {
+    if (this.#sealing.has(entry.id) || this.#sealing.size >= MAX_SEALING) return
+    this.#sealing.add(entry.id)
+    void (async () => {
+      const contact = await this.#store.getContact(entry.conversation)
+      const needsBundle = contact !== undefined && (await this.#store.getSession(contact.id)) === undefined
+      // A look-up that ran out of time is given more the next time: on a starved machine a DHT query may need
+      // more than the first limit, and the same limit again would fail the same way.
+      const timeoutMs = Math.min(BUNDLE_LOOKUP_MS * 2 ** entry.attempts, MAX_BUNDLE_LOOKUP_MS)
+      const bundle = needsBundle ? await this.#lookupBundle(contact, timeoutMs) : undefined
+      if (this.#stopped) return
+      await this.#serial(() => this.#sealQueuedContent(entry, { bundle }))
+    })()
+      .catch((err) => log.error('sealing a queued content failed: %s', err))
+      .finally(() => this.#sealing.delete(entry.id))
+  }
+
+  /**
+   * A published grant is due again (GrantMeta): dropped once the member's node is seen on the granted epoch's
+   * topic, the community has moved on, or it was sent again GRANT_RESENDS times; else encrypted again (a new
+   * ratchet message, so not a gossip duplicate) and published.
+   */
+  async #recheckGrant(entry: OutboxEntry): Promise<void> {
+    const current = await this.#store.getOutbox(entry.id)
+    const g = (current?.extra as unknown as OutboxMeta | undefined)?.grant
+    if (current === undefined || g === undefined || !g.published) return
+    const contact = await this.#store.getContact(current.conversation)
+    const c = await this.#store.getCommunity(g.communityId)
+    if (contact === undefined || c === undefined || c.epoch !== g.epoch || g.resends >= GRANT_RESENDS || (await this.#holdsEpoch(contact, g))) {
+      log('grant %s: done after %d resends', current.id.slice(0, 8), g.resends)
+      await this.#store.deleteOutbox(current.id)
+      return
+    }
+    const content: Content = { type: 'epoch-key-grant', grant: g.grant }
+    const grant: GrantMeta = { ...g, published: false, resends: g.resends + 1 }
+    const b = this.#store.batch()
+    try {
+      const sealed = await this.#encryptDirect(contact, content, b, { bundle: undefined })
+      b.putOutbox(
+        sealed === undefined
+          ? { ...current, payload: encodeContent(content), nextAttemptAt: Date.now(), extra: { kind: 'content', topic: '', scope: 'direct', grant } satisfies OutboxMeta as unknown as Record<string, string> }
+          : {
+              ...current,
+              payload: sealed.envelope,
+              nextAttemptAt: Date.now(),
+              extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct', grant } satisfies OutboxMeta as unknown as Record<string, string>
+            }
+      )
+      await b.commit()
+    } finally {
+      this.#pendingSessions.clear()
+    }
+    log('grant %s: not seen on the new topic, sent again (%d)', current.id.slice(0, 8), grant.resends)
+    this.#kickOutboxSoon()
+  }
+
+  /** Whether the contact's node is subscribed to the topic of epoch `g.epoch` (it holds that epoch's key). */
+  async #holdsEpoch(contact: ContactRecord, g: GrantMeta): Promise<boolean> {
+    const epoch = await this.#epochOf(g.communityId, g.epoch)
+    if (epoch === undefined) return false
+    const onTopic = new Set(this.#node.topicPeers(communityTopic(epoch.topicId)))
+    // The contact's node: the peer record's peer id if known, and whoever keeps its inbox (a relay there is
+    // not on a community topic).
+    const nodes = this.#node.topicPeers(inboxTopic(fromHex(contact.identityKey)))
+    if (contact.peerId !== undefined) nodes.push(contact.peerId)
+    return nodes.some((p) => onTopic.has(p))
   }
 
   /** Publishes one outbox envelope and records the outcome (sent; deleted, or due again later). */
@@ -1376,8 +1525,21 @@ export class Sotto implements SottoApp {
           views.push(await this.#view({ ...m, status: 'sent' }, new Map()))
         }
       }
+      const grant = (current.extra as unknown as OutboxMeta).grant
+      if (delivered && grant !== undefined) {
+        // A grant is checked again later (GrantMeta), after a back-off that doubles with each resend.
+        const delay = Math.min(this.#timings.outboxBackoffMs * 2 ** grant.resends, this.#timings.outboxMaxBackoffMs)
+        b.putOutbox({
+          ...current,
+          attempts: current.attempts + 1,
+          nextAttemptAt: Date.now() + delay,
+          extra: { ...current.extra, grant: { ...grant, published: true } } as unknown as Record<string, string>
+        })
+        done.add(entry.id)
+        continue
+      }
       // Only 1:1 texts are acknowledged (a delivery receipt deletes them): everything else (community
-      // posts, a session's profile, epoch-key grants) is done once a peer on its topic took it.
+      // posts, a session's profile) is done once a peer on its topic took it.
       if (delivered && (meta.scope === 'community' || entry.messageId === undefined)) {
         b.deleteOutbox(entry.id)
         done.add(entry.id)
@@ -1408,11 +1570,15 @@ export class Sotto implements SottoApp {
     }
   }
 
-  /** A content that waited for a session: try to set one up now, and turn the entry into an envelope. */
-  async #sealQueuedContent(entry: OutboxEntry): Promise<void> {
+  /**
+   * A content that waited for a session: try to set one up now (from `prefetched`, looked up before this
+   * serial step), and turn the entry into an envelope.
+   */
+  async #sealQueuedContent(entry: OutboxEntry, prefetched: { bundle: PrekeyBundle | undefined }): Promise<void> {
     const contact = await this.#store.getContact(entry.conversation)
     const current = await this.#store.getOutbox(entry.id)
-    if (current === undefined) return
+    // Gone, or sealed meanwhile (an earlier #sealSoon of the same entry, listed before it was done).
+    if (current === undefined || (current.extra as unknown as OutboxMeta).kind !== 'content') return
     if (contact === undefined) {
       await this.#store.deleteOutbox(entry.id)
       return
@@ -1420,7 +1586,7 @@ export class Sotto implements SottoApp {
     if (contact.identityChanged) return
     const b = this.#store.batch()
     try {
-      const sealed = await this.#encryptDirect(contact, decodeContent(entry.payload), b)
+      const sealed = await this.#encryptDirect(contact, decodeContent(current.payload), b, prefetched)
       if (sealed === undefined) {
         b.putOutbox({ ...current, attempts: current.attempts + 1, nextAttemptAt: Date.now() + this.#timings.outboxBackoffMs })
       } else {
@@ -1428,7 +1594,7 @@ export class Sotto implements SottoApp {
           ...current,
           payload: sealed.envelope,
           nextAttemptAt: Date.now(),
-          extra: { kind: 'envelope', topic: sealed.topic, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
+          extra: { ...current.extra, kind: 'envelope', topic: sealed.topic, scope: 'direct' } satisfies OutboxMeta as unknown as Record<string, string>
         })
       }
       await b.commit()
@@ -1645,12 +1811,21 @@ export class Sotto implements SottoApp {
       })
   }
 
-  /** The contact's prekey bundle: cached, or from the DHT (checked against the contact's identity). */
+  /**
+   * The contact's prekey bundle: cached, or from the DHT (checked against the contact's identity). Also
+   * connects to the contact's node meanwhile, so that the first message can go out at once.
+   */
   async #bundleOf(contact: ContactRecord): Promise<PrekeyBundle | undefined> {
-    await this.#reach(contact)
+    // Two independent network waits (each up to a DHT time-out on a loaded machine): run side by side.
+    const [, bundle] = await Promise.all([this.#reach(contact), this.#lookupBundle(contact)])
+    return bundle
+  }
+
+  /** The contact's prekey bundle from the DHT, else the cached one; no connection is made and nothing is written. */
+  async #lookupBundle(contact: ContactRecord, timeoutMs = BUNDLE_LOOKUP_MS): Promise<PrekeyBundle | undefined> {
     let bytes: Uint8Array | undefined
     try {
-      const record = await this.#node.getRecord(prekeyRecordKey(fromHex(contact.identityKey)), { timeoutMs: 5_000 })
+      const record = await this.#node.getRecord(prekeyRecordKey(fromHex(contact.identityKey)), { timeoutMs })
       if (record !== undefined) bytes = decodePrekeyRecord(record)
     } catch (err) {
       log('bundle lookup failed: %s', err)

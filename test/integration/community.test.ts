@@ -1,4 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import { IdentityKeyPair } from '../../src/crypto/identity.js'
+import { toHex } from '../../src/crypto/primitives.js'
+import { messageId } from '../../src/node/index.js'
+import { inboxTopic } from '../../src/protocol/index.js'
 import { cleanup, startUser, type TestUser, waitForMessage } from './helpers.js'
 
 const N = Number(process.env['COMMUNITY_NODES'] ?? 10)
@@ -55,5 +59,69 @@ describe(`a community of ${N} real nodes`, () => {
     const theirs = (await removed.read('#lobby', 1000)).map((m) => m.id)
     expect(theirs).not.toContain(post.id)
     expect(theirs).toContain(evil.id)
+  })
+})
+
+describe('a rotation on a slow network', () => {
+  const users: TestUser[] = []
+  afterAll(async () => {
+    await Promise.all(users.map((u) => u.stop()))
+    await cleanup()
+  })
+
+  it('reaches every remaining member within seconds although DHT look-ups are slow and each first grant is lost', { timeout: 90_000 }, async () => {
+    const admin = await startUser('admin')
+    users.push(admin)
+    const members: TestUser[] = []
+    for (let i = 1; i <= 4; i++) members.push(await startUser(`m${i}`, admin.node.addresses()))
+    users.push(...members)
+    await admin.communityCreate('slow')
+    const invite = await admin.communityInvite('slow')
+    for (const u of members) await u.communityJoin(invite)
+    await expect.poll(async () => (await admin.communityMembers('slow')).length, { timeout: 20_000 }).toBe(5)
+    const before = (await admin.communityList())[0]!.epoch
+
+    // The admin's DHT answers slowly, as on a starved machine: every look-up takes 3 s more.
+    const getRecord = admin.node.getRecord.bind(admin.node)
+    admin.node.getRecord = async (key, options) => {
+      await new Promise((r) => setTimeout(r, 3_000))
+      return getRecord(key, options)
+    }
+    // The first two envelopes to each member's inbox (the new session's profile, then the grant) are lost
+    // on the way after a peer took them: the admin's node reports them published, and publishing the same
+    // bytes again is a duplicate that goes nowhere.
+    const inboxes: string[] = []
+    for (const u of members) inboxes.push(inboxTopic(IdentityKeyPair.deserialize((await u.store.getIdentity())!).publicKey.signingKey))
+    const lost = new Map<string, Set<string>>()
+    const publish = admin.node.publish.bind(admin.node)
+    admin.node.publish = async (topic, data, options) => {
+      if (inboxes.includes(topic)) {
+        const id = toHex(messageId(topic, data))
+        const dropped = lost.get(topic) ?? new Set<string>()
+        lost.set(topic, dropped)
+        if (dropped.has(id) || dropped.size < 2) {
+          dropped.add(id)
+          return { id, recipients: 1, duplicate: false }
+        }
+      }
+      return publish(topic, data, options)
+    }
+
+    const removed = members[3]!
+    const remaining = members.slice(0, 3)
+    const start = Date.now()
+    const after = await admin.communityRotate('slow', removed.name)
+    expect(after.epoch).toBe(before + 1)
+    // Before the fix: the rotation looked up each member's peer record and bundle one after the other inside
+    // one step (more than 6 s each here) and published nothing meanwhile, and a lost grant was never sent again.
+    await Promise.all(
+      remaining.map((u) => expect.poll(async () => (await u.communityList())[0]!.epoch, { timeout: 12_000, interval: 100 }).toBe(after.epoch))
+    )
+    expect(Date.now() - start).toBeLessThan(12_000)
+    for (const topic of inboxes.slice(0, 3)) expect(lost.get(topic)?.size).toBe(2)
+    expect((await removed.communityList())[0]!.epoch).toBe(before)
+    // The remaining members read the admin's post in the new epoch.
+    const post = await admin.send('#slow', 'new epoch')
+    for (const u of remaining) await waitForMessage(u, (m) => m.id === post.id)
   })
 })
