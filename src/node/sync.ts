@@ -14,6 +14,7 @@
  * peer. A peer that breaks the protocol is disconnected, reported through `onMisbehaviour`, and refused
  * for a while.
  */
+import { setMaxListeners } from 'node:events'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -277,6 +278,58 @@ export class LinkedSignal {
   }
 }
 
+/** A session reuses a snapshot of its topic's items taken at most this long ago while another session holds it. */
+const SNAPSHOT_SHARE_MS = 2000
+
+/**
+ * Per-topic snapshots of the items (snapshotSource), shared by the sessions that start while one is being
+ * read or used and is at most SNAPSHOT_SHARE_MS old. A node syncs with all its peers at once every interval,
+ * and read a topic's whole item list once per session, holding a copy per peer (the soak benchmark's ten
+ * nodes held dozens, growing with the history). A snapshot is dropped as soon as its last session releases
+ * it, and when sync stores an envelope of its topic (`invalidate`); what gossip stored meanwhile only waits for
+ * the next session.
+ */
+class SnapshotShare {
+  readonly #entries = new Map<string, { taken: number; users: number; items: Promise<SyncItemSource> }>()
+  readonly #load: (topic: string) => Promise<SyncItemSource>
+
+  constructor(load: (topic: string) => Promise<SyncItemSource>) {
+    this.#load = load
+  }
+
+  /** The topic's snapshot for a session; call `release` when the session no longer reads it. */
+  acquire(topic: string): { items: Promise<SyncItemSource>; release(): void } {
+    let entry = this.#entries.get(topic)
+    const now = Date.now()
+    if (entry === undefined || now - entry.taken > SNAPSHOT_SHARE_MS) {
+      const fresh = { taken: now, users: 0, items: this.#load(topic) }
+      this.#entries.set(topic, fresh)
+      fresh.items.catch(() => this.#drop(topic, fresh))
+      entry = fresh
+    }
+    const held = entry
+    held.users++
+    let released = false
+    return {
+      items: held.items,
+      release: () => {
+        if (released) return
+        released = true
+        if (--held.users === 0) this.#drop(topic, held)
+      }
+    }
+  }
+
+  /** New sessions of `topic` read it afresh (an envelope of it was stored). */
+  invalidate(topic: string): void {
+    this.#entries.delete(topic)
+  }
+
+  #drop(topic: string, entry: { items: Promise<SyncItemSource> }): void {
+    if (this.#entries.get(topic) === entry) this.#entries.delete(topic)
+  }
+}
+
 /** Frame I/O of one session: bounded, time-boxed reads; byte counters. */
 class Channel {
   readonly #lp: LengthPrefixedStream<Stream>
@@ -371,11 +424,13 @@ class SyncServiceImpl implements SyncService {
    */
   readonly #inflight = new Set<string>()
   readonly #total = emptyProgress()
+  readonly #snapshots: SnapshotShare
 
   constructor(init: SyncServiceInit) {
     if (init.node === undefined && init.libp2p === undefined) throw new SyncUsageError('createSyncService: node or libp2p is required')
     this.#init = init
     this.#limits = { ...DEFAULT_SYNC_LIMITS, ...init.limits }
+    this.#snapshots = new SnapshotShare(async (topic) => snapshotSource(await init.source(topic), this.#limits.snapshotMaxItems))
   }
 
   get #p2p(): Libp2p {
@@ -389,6 +444,8 @@ class SyncServiceImpl implements SyncService {
     if (this.#started) return
     this.#started = true
     this.#stop = new AbortController()
+    // Every running session listens on it (LinkedSignal): more than Node's default of 10 is no leak.
+    setMaxListeners(Infinity, this.#stop.signal)
     const p2p = this.#p2p
     await p2p.handle(SYNC_PROTOCOL, (stream, connection) => this.#respond(stream, connection), {
       maxInboundStreams: this.#limits.maxInboundSessionsPerPeer + 1
@@ -583,10 +640,9 @@ class SyncServiceImpl implements SyncService {
       bytesReceived: 0
     }
     const claimed: string[] = []
+    const snapshot = this.#snapshots.acquire(topic)
     try {
-      const reconciler = new Reconciler(await snapshotSource(await this.#init.source(topic), limits.snapshotMaxItems), {
-        frameSizeLimit: limits.maxMessageBytes
-      })
+      const reconciler = new Reconciler(await snapshot.items, { frameSizeLimit: limits.maxMessageBytes })
       // Reconciliation.
       let message: Uint8Array | undefined = await reconciler.initiate()
       await ch.send({ type: FrameType.Open, topic, message })
@@ -612,6 +668,7 @@ class SyncServiceImpl implements SyncService {
         message = step.reply
         if (message !== undefined) await ch.send({ type: FrameType.Reconcile, message })
       }
+      snapshot.release()
       result.reconcileBytes = ch.bytesSent + ch.bytesReceived
       result.haveCount = have.length
       result.needCount = need.length
@@ -659,7 +716,10 @@ class SyncServiceImpl implements SyncService {
           if (verdict === 'invalid' && ++invalid > limits.maxInvalidEnvelopes) {
             throw new UnexpectedSyncFrameError('peer sent invalid envelopes')
           }
-          if (verdict === true) result.stored++
+          if (verdict === true) {
+            result.stored++
+            this.#snapshots.invalidate(topic)
+          }
           result.fetched++
           session.envelopesFetched++
           session.bytesFetched += env.bytes.length
@@ -703,6 +763,7 @@ class SyncServiceImpl implements SyncService {
       if (err instanceof SyncProtocolError && !(err instanceof SyncTimeoutError)) await this.#misbehaved(peer, err)
       throw err
     } finally {
+      snapshot.release()
       for (const key of claimed) this.#inflight.delete(key)
       result.bytesSent = ch.bytesSent
       result.bytesReceived = ch.bytesReceived
@@ -758,7 +819,6 @@ class SyncServiceImpl implements SyncService {
   }
 
   async #serve(ch: Channel, stream: Stream, peer: string): Promise<void> {
-    const limits = this.#limits
     let first: Awaited<ReturnType<Channel['receive']>>
     try {
       first = await ch.receive()
@@ -774,11 +834,28 @@ class SyncServiceImpl implements SyncService {
       await ch.close(stream)
       return
     }
-    const reconciler = new Reconciler(await snapshotSource(await this.#init.source(topic), limits.snapshotMaxItems), {
-        frameSizeLimit: limits.maxMessageBytes
-      })
+    const snapshot = this.#snapshots.acquire(topic)
+    try {
+      await this.#serveTopic(ch, stream, peer, topic, open.message, await snapshot.items, () => snapshot.release())
+    } finally {
+      snapshot.release()
+    }
+  }
+
+  /** The responder's side of a session after OPEN; `reconciled` is called once reconciliation is over. */
+  async #serveTopic(
+    ch: Channel,
+    stream: Stream,
+    peer: string,
+    topic: string,
+    openMessage: Uint8Array,
+    items: SyncItemSource,
+    reconciled: () => void
+  ): Promise<void> {
+    const limits = this.#limits
+    const reconciler = new Reconciler(items, { frameSizeLimit: limits.maxMessageBytes })
     let rounds = 1
-    let reply = await reconciler.reconcile(open.message)
+    let reply = await reconciler.reconcile(openMessage)
     await ch.send({ type: FrameType.Reconcile, message: reply.reply! })
     let asked = 0
     let served = 0
@@ -786,6 +863,8 @@ class SyncServiceImpl implements SyncService {
     let invalid = 0
     for (;;) {
       const frame = await ch.receive()
+      // Reconciliation is over once the initiator moves on: later sessions no longer share this snapshot.
+      if (frame.type !== FrameType.Reconcile) reconciled()
       switch (frame.type) {
         case FrameType.Reconcile:
           if (++rounds > limits.maxRounds) throw new SyncLimitError('too many reconciliation rounds')
@@ -829,6 +908,7 @@ class SyncServiceImpl implements SyncService {
             }
             if (verdict === true) stored++
           }
+          if (stored > 0) this.#snapshots.invalidate(topic)
           await ch.send({ type: FrameType.Ack, stored })
           break
         }

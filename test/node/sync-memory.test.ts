@@ -1,6 +1,6 @@
-// The sync service's abort signals leave nothing behind on long-lived signals (the soak benchmark found the
-// service's stop signal gaining a reference per session with AbortSignal.any): LinkedSignal alone, and the
-// caller's signal after many sessions between real nodes.
+// What the sync service keeps in memory (found by the soak benchmark): its abort signals leave nothing behind
+// on long-lived signals (the service's stop signal gained a reference per session with AbortSignal.any), and
+// sessions of one topic that run at once share one snapshot of its items instead of reading one each.
 import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSyncService, LinkedSignal, type SyncService } from '../../src/node/sync.js'
@@ -8,6 +8,7 @@ import { Cluster } from './helpers.js'
 import { Holder, makeEnvelopes } from './sync-helpers.js'
 
 const T1 = '/sotto/1/c/' + '33'.repeat(32)
+const hexIds = (h: Holder): string[] => [...h.ids(T1)].sort()
 
 /** Signals that Node's AbortSignal.any attached to `signal` (its kDependantSignals set), 0 when none. */
 function dependants(signal: AbortSignal): number {
@@ -81,5 +82,46 @@ describe('sync sessions and long-lived signals', () => {
     expect(hb.ids(T1).size).toBe(50)
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0)
     expect(dependants(caller.signal)).toBe(0)
+  })
+
+  it('sessions of a topic that run at once read its items once; a later session reads them again', async () => {
+    cluster = new Cluster()
+    const shared = makeEnvelopes(30)
+    const onlyB = makeEnvelopes(5, 600, 1_800_000_000_000)
+    const onlyC = makeEnvelopes(6, 600, 1_900_000_000_000)
+    const ha = new Holder().serve(T1, shared)
+    const hb = new Holder().serve(T1, [...shared, ...onlyB])
+    const hc = new Holder().serve(T1, [...shared, ...onlyC])
+    let reads = 0
+    const [a, b, c] = [await cluster.node(), await cluster.node(), await cluster.node()]
+    for (const [node, holder] of [
+      [a, ha],
+      [b, hb],
+      [c, hc]
+    ] as const) {
+      const deps = holder.deps()
+      const source =
+        node === a
+          ? (topic: string) => {
+              reads++
+              return deps.source(topic)
+            }
+          : deps.source
+      const sync = createSyncService({ node, ...deps, source, intervalMs: 0, syncOnConnect: false })
+      await sync.start()
+      services.push(sync)
+    }
+    await a.dial(b.addresses()[0]!)
+    await a.dial(c.addresses()[0]!)
+    const [withB, withC] = await Promise.all([services[0]!.syncTopic(b.peerId, T1), services[0]!.syncTopic(c.peerId, T1)])
+    expect(reads).toBe(1)
+    expect([withB.status, withB.needCount, withB.haveCount]).toEqual(['complete', 5, 0])
+    expect([withC.status, withC.needCount, withC.haveCount]).toEqual(['complete', 6, 0])
+    expect(ha.ids(T1).size).toBe(41)
+    // the next session reads again, and so sees what the first two stored: B gets C's envelopes
+    const again = await services[0]!.syncTopic(b.peerId, T1)
+    expect(reads).toBe(2)
+    expect([again.needCount, again.haveCount, again.pushed]).toEqual([0, 6, 6])
+    expect(hexIds(hb)).toEqual(hexIds(ha))
   })
 })
