@@ -21,6 +21,8 @@ const N = Number(process.env.BENCH_E2E_NODES ?? 10)
 const LATENCY_MESSAGES = Number(process.env.BENCH_E2E_LATENCY ?? (QUICK ? 20 : 200))
 const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 100 : 1000))
 const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
+const SETTLE_MAX_MS = Number(process.env.BENCH_E2E_SETTLE_MAX_MS ?? 60_000)
+const IDLE_CPU = Number(process.env.BENCH_E2E_IDLE_CPU ?? 0.15) // of one core, all node processes together
 const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
 const TEXT_BYTES = 200
 const PASSPHRASE = 'benchmark passphrase'
@@ -104,8 +106,22 @@ function harness(receivers) {
       const u = process.cpuUsage()
       return u.user + u.system
     }) {
-      // let the start-up work settle (reconciliation with every newly connected peer, DHT announcements)
+      // let the start-up work settle (reconciliation with every newly connected peer, DHT announcements: the
+      // peer records, prekey bundles and community rendezvous each user publishes take seconds on a loaded
+      // machine): at least SETTLE_MS, then until the node processes use under IDLE_CPU of a core for two seconds in a row
+      // (at most SETTLE_MAX_MS), so that start-up work is not counted as the cost of messages
       await sleep(SETTLE_MS)
+      const settleStart = performance.now()
+      for (let quiet = 0; quiet < 2; ) {
+        const c0 = await cpuNow()
+        const w0 = performance.now()
+        await sleep(1000)
+        const busy = ((await cpuNow()) - c0) / 1000 / (performance.now() - w0)
+        if (process.env.BENCH_E2E_DEBUG) console.log(`settling: ${busy.toFixed(2)} of a core`)
+        quiet = busy < IDLE_CPU ? quiet + 1 : 0
+        if (performance.now() - settleStart > SETTLE_MAX_MS) break
+      }
+      const settledMs = Math.round(SETTLE_MS + performance.now() - settleStart)
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
       // latency: one message at a time
@@ -163,6 +179,7 @@ function harness(receivers) {
           cpuSeconds: round(cpu / 1e6, 3),
           cpuUsPerDelivery: round(cpu / (THROUGHPUT_MESSAGES * receivers), 1)
         },
+        settledMs,
         // delay of this process's event loop during both phases (in the one-process runs, every node's)
         eventLoopDelay: { p50Ms: round(loop.percentile(50) / 1e6, 1), p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) }
       }
