@@ -948,6 +948,12 @@ export class Sotto implements SottoApp {
   // --- receiving -----------------------------------------------------------------------------------
 
   /**
+   * Envelopes #validate accepted, decoded, by the bytes object it checked (the node hands the validator and
+   * the message listener the same object): #receive decodes each envelope once. Entries go with the bytes.
+   */
+  readonly #accepted = new WeakMap<Uint8Array, Envelope>()
+
+  /**
    * Gossipsub validator, also run by #receive on envelopes from sync: cheap structural checks; community
    * envelopes must carry the topic signature. Every envelope #receive handles passed it in this process,
    * so openCommunityMessage does not check the topic signature again.
@@ -959,7 +965,8 @@ export class Sotto implements SottoApp {
       // Kind must match the topic, the clock must be sane; on a community topic whose epoch we hold, the topic
       // signature is checked by the holder check (re-signing costs less than verifying, §8.5).
       const keys = route.kind === 'community' ? route.keys : undefined
-      validateTopicEnvelope(topic, data, keys === undefined ? {} : { checkTopicSignature: (sealed) => keys.checkTopicSignature(sealed) })
+      const env = validateTopicEnvelope(topic, data, keys === undefined ? {} : { checkTopicSignature: (sealed) => keys.checkTopicSignature(sealed) })
+      this.#accepted.set(data, env)
       return 'accept'
     } catch {
       return 'reject'
@@ -979,7 +986,7 @@ export class Sotto implements SottoApp {
     // A community envelope needs no seen-id read: its epoch's receiver state, committed with every message,
     // refuses a (sender, index) opened before (DuplicateMessageError, §8.5), whatever the envelope's bytes.
     if (route.kind !== 'community' && (await this.#store.hasSeen(SEEN_SCOPE, id))) return false
-    const env = decodeEnvelope(bytes)
+    const env = this.#accepted.get(bytes) ?? decodeEnvelope(bytes)
     try {
       if (env.kind === 'community' && route.kind === 'community') {
         if (group !== undefined) return await this.#receiveCommunity(group, topic, route, id, env.timestamp, env.sealed, bytes)

@@ -367,8 +367,7 @@ class SottoNodeImpl implements SottoNode {
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('gossipsub:message', (e: CustomEvent<GossipsubMessage>) => {
       const { msg, msgId, propagationSource } = e.detail
-      const data = new Uint8Array(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength)
-      this.emit('message', { topic: msg.topic, data, id: msgId, from: propagationSource.toString() })
+      this.emit('message', { topic: msg.topic, data: plainBytes(msg.data), id: msgId, from: propagationSource.toString() })
     })
     pubsub.addEventListener('subscription-change', (e) => {
       const peerId = e.detail.peerId.toString()
@@ -497,7 +496,7 @@ class SottoNodeImpl implements SottoNode {
     const pubsub = this.libp2p.services.pubsub
     const scoreTopics = this.gossipsubScoring.score.params.topics
     if (scoreTopics[topic] == null) scoreTopics[topic] = sottoTopicScoreParams()
-    pubsub.topicValidators.set(topic, async (_peer, msg) => this.validateMessage(msg.topic, msg.data))
+    pubsub.topicValidators.set(topic, async (_peer, msg) => this.validateMessage(msg.topic, plainBytes(msg.data)))
     pubsub.subscribe(topic)
   }
 
@@ -935,6 +934,23 @@ async function buildNode(
     ADD_PROVIDER: new PeerQuota(init.dhtProvidesPerPeer ?? DHT_PROVIDES_PER_PEER, DHT_QUOTA_WINDOW_MS)
   })
   return new SottoNodeImpl(libp2p as SottoLibp2p, privateKey, store, types, streams, init)
+}
+
+/** The plain Uint8Array views handed out for gossipsub message data (often a Buffer), by that data. */
+const plainViews = new WeakMap<Uint8Array, Uint8Array>()
+
+/**
+ * A message's data as a plain Uint8Array (a view, no copy): the same object for the topic validator and for
+ * the 'message' listeners, so the app can keep what its validator decoded for the listener.
+ */
+function plainBytes(data: Uint8Array): Uint8Array {
+  if (Object.getPrototypeOf(data) === Uint8Array.prototype) return data
+  let view = plainViews.get(data)
+  if (view === undefined) {
+    view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    plainViews.set(data, view)
+  }
+  return view
 }
 
 /** Record prefixes kad-dht validates by itself when no validator is given for them. */

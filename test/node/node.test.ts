@@ -60,6 +60,29 @@ describe('node API', () => {
     await expect(waiting).rejects.toBeInstanceOf(NodeAbortedError)
   })
 
+  it('hands the topic validator and the message listeners the same plain Uint8Array for a gossip message', async () => {
+    const a = await cluster.node()
+    const b = await cluster.node()
+    const topic = 'same-bytes'
+    const validated: Uint8Array[] = []
+    b.setTopicValidator((_topic, data) => {
+      validated.push(data)
+      return 'accept'
+    })
+    a.subscribe(topic)
+    b.subscribe(topic)
+    await a.dial(b.addresses()[0]!)
+    await a.waitForTopicPeers(topic, 1, AbortSignal.timeout(10_000))
+    const arrival = b.once('message', (m) => m.topic === topic, AbortSignal.timeout(10_000))
+    arrival.catch(() => undefined) // awaited below
+    await a.publish(topic, utf8('one decode'))
+    const m = await arrival
+    expect(Object.getPrototypeOf(m.data)).toBe(Uint8Array.prototype)
+    expect(m.data).toEqual(utf8('one decode'))
+    expect(validated).toHaveLength(1)
+    expect(validated[0]).toBe(m.data)
+  })
+
   it('lets node-layer modules run a stream protocol on the same libp2p instance', async () => {
     const a = await cluster.node()
     const b = await cluster.node()
