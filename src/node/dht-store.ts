@@ -112,6 +112,16 @@ export class BoundedDhtStore extends MemoryDatastore {
   }
 }
 
+/**
+ * LevelDB's memory for the peer store's datastore: it holds a record per known peer (rewritten by libp2p on
+ * every identify and incoming stream), a few kilobytes in all, so a 256 KiB block cache and write buffer do;
+ * classic-level's defaults (8 MiB and 4 MiB) let each node's memtable grow to 4 MiB of rewrites before a flush.
+ */
+export const PEER_STORE_LEVEL_MEMORY: Readonly<{ cacheSize: number; writeBufferSize: number }> = Object.freeze({
+  cacheSize: 256 * 1024,
+  writeBufferSize: 256 * 1024
+})
+
 /** The datastore handed to libp2p, with its parts. */
 export interface NodeDatastore {
   /** What libp2p sees: `/dht/...` goes to `dht`, every other key to `level` (or to memory without a directory). */
@@ -132,7 +142,7 @@ export async function openNodeDatastore(path: string | undefined, bounds: DhtSto
   if (path == null) {
     return { datastore: new MountDatastore([dhtMount, { prefix: new Key('/'), datastore: new MemoryDatastore() }]), dht }
   }
-  const level = new LevelDatastore(path)
+  const level = new LevelDatastore(path, PEER_STORE_LEVEL_MEMORY)
   await level.open()
   await purgeDhtEntries(level)
   return { datastore: new MountDatastore([dhtMount, { prefix: new Key('/'), datastore: level }]), dht, level }
