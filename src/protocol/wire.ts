@@ -48,8 +48,6 @@ export interface ScannedField {
 
 /** Reads a varint at `pos` within `end`; returns the value and the next position. Iterative, at most 10 bytes. */
 export function readVarint(bytes: Uint8Array, pos: number, end: number, what: string): [bigint, number] {
-  const [small, next] = readShortVarint(bytes, pos, end)
-  if (next > 0) return [BigInt(small), next]
   let value = 0n
   let shift = 0n
   for (let i = 0; i < MAX_VARINT_BYTES; i++) {
@@ -63,32 +61,6 @@ export function readVarint(bytes: Uint8Array, pos: number, end: number, what: st
     shift += 7n
   }
   throw new MalformedError(`${what}: varint longer than ${MAX_VARINT_BYTES} bytes`)
-}
-
-/**
- * The common case of a varint, in Number arithmetic: one that ends within its first 4 bytes (a value below
- * 2^28), read as readVarint would read it. Returns [value, next position], or [0, 0] for anything else
- * (longer, or truncated), which the callers hand to readVarint's exact BigInt path.
- */
-function readShortVarint(bytes: Uint8Array, pos: number, end: number): [number, number] {
-  let value = 0
-  for (let i = 0; i < 4 && pos + i < end; i++) {
-    const b = bytes[pos + i]!
-    value |= (b & 0x7f) << (7 * i)
-    if ((b & 0x80) === 0) return [value, pos + i + 1]
-  }
-  return [0, 0]
-}
-
-/**
- * A varint as a Number, for tags and lengths: exact below 2^53, and past that a Number at least 2^53, so
- * the callers' bound checks (a tag under 2^32, a length within the buffer) decide as on the exact value.
- */
-function readVarintNumber(bytes: Uint8Array, pos: number, end: number, what: string): [number, number] {
-  const short = readShortVarint(bytes, pos, end)
-  if (short[1] > 0) return short
-  const [value, next] = readVarint(bytes, pos, end, what)
-  return [Number(value), next]
 }
 
 /**
@@ -108,12 +80,11 @@ export function scanMessage(bytes: Uint8Array, rule: MessageRule, start = 0, end
     let last = 0
     let pos = item.start
     while (pos < item.end) {
-      const [tag, afterTag] = readVarintNumber(bytes, pos, item.end, item.rule.name)
-      if (tag > 0xffffffff) throw new MalformedError(`${item.rule.name}: tag too large`)
+      const [tag, afterTag] = readVarint(bytes, pos, item.end, item.rule.name)
+      if (tag > 0xffffffffn) throw new MalformedError(`${item.rule.name}: tag too large`)
       pos = afterTag
-      // tag < 2^32 here: the unsigned shift and the mask see all its bits
-      const field = tag >>> 3
-      const wire = tag & 7
+      const field = Number(tag >> 3n)
+      const wire = Number(tag & 7n)
       const fr = item.rule.fields.get(field)
       if (fr === undefined) throw new MalformedError(`${item.rule.name}: unknown field ${field}`)
       if (wire !== fr.wire) throw new MalformedError(`${item.rule.name}: field ${field} has wire type ${wire}`)
@@ -129,16 +100,13 @@ export function scanMessage(bytes: Uint8Array, rule: MessageRule, start = 0, end
       }
       last = field
       if (wire === WIRE_VARINT) {
-        if (item.top) {
-          const [value, next] = readVarint(bytes, pos, item.end, item.rule.name)
-          out.push({ field, value, start: pos, length: next - pos })
-          pos = next
-        } else {
-          pos = readVarintNumber(bytes, pos, item.end, item.rule.name)[1]
-        }
+        const [value, next] = readVarint(bytes, pos, item.end, item.rule.name)
+        if (item.top) out.push({ field, value, start: pos, length: next - pos })
+        pos = next
       } else {
-        const [length, next] = readVarintNumber(bytes, pos, item.end, item.rule.name)
-        if (length > item.end - next) throw new MalformedError(`${item.rule.name}: field ${field} truncated`)
+        const [len, next] = readVarint(bytes, pos, item.end, item.rule.name)
+        if (len > BigInt(item.end - next)) throw new MalformedError(`${item.rule.name}: field ${field} truncated`)
+        const length = Number(len)
         if (fr.maxBytes !== undefined && length > fr.maxBytes) {
           throw new OversizedError(`${item.rule.name}: field ${field} is ${length} bytes, limit ${fr.maxBytes}`)
         }
