@@ -387,12 +387,14 @@ async function processesRun(kind, payloadBytes) {
   }
 }
 
-// BENCH_E2E_ONLY=sotto or =raw: only that in-process run, printed and not written (for profiling with
-// `node --cpu-prof bench/e2e.mjs`)
+// BENCH_E2E_ONLY=sotto, raw, sotto-processes or raw-processes: only that run, printed and not written (for
+// profiling, and for quick A/B comparisons)
 const ONLY = process.env.BENCH_E2E_ONLY
-if (ONLY === 'sotto' || ONLY === 'raw') {
-  const r = ONLY === 'sotto' ? await sottoRun() : await rawRun(Number(process.env.BENCH_E2E_PAYLOAD ?? 1024))
-  console.log(JSON.stringify(r))
+if (ONLY !== undefined) {
+  const payload = Number(process.env.BENCH_E2E_PAYLOAD ?? 1024)
+  const runs = { sotto: () => sottoRun(), raw: () => rawRun(payload), 'sotto-processes': () => processesRun('sotto'), 'raw-processes': () => processesRun('raw', payload) }
+  if (runs[ONLY] === undefined) throw new Error(`BENCH_E2E_ONLY: one of ${Object.keys(runs).join(', ')}`)
+  console.log(JSON.stringify(await runs[ONLY]()))
   process.exit(0)
 }
 const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES }
