@@ -8,7 +8,7 @@ import '../dist/polyfill.js'
 import { fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
@@ -122,6 +122,8 @@ function harness(receivers) {
         if (performance.now() - settleStart > SETTLE_MAX_MS) break
       }
       const settledMs = Math.round(SETTLE_MS + performance.now() - settleStart)
+      // the machine's other work (this benchmark runs on shared machines), as it stood when measuring began
+      const loadAverage1m = Number(loadavg()[0].toFixed(2))
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
       // latency: one message at a time
@@ -180,6 +182,7 @@ function harness(receivers) {
           cpuUsPerDelivery: round(cpu / (THROUGHPUT_MESSAGES * receivers), 1)
         },
         settledMs,
+        loadAverage1m,
         // delay of this process's event loop during both phases (in the one-process runs, every node's)
         eventLoopDelay: { p50Ms: round(loop.percentile(50) / 1e6, 1), p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) }
       }
