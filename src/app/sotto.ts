@@ -177,13 +177,17 @@ const OUTCOME_DELAY_MS = 100
 /** Outbox conversations published side by side in one pass, and content entries sealed side by side. */
 const OUTBOX_LANES = 8
 /**
- * Content entries sealed side by side. Each needs a DHT look-up, and on a CPU-starved machine look-ups run
- * side by side each take longer than alone: eight at once all ran out of time together where two finish.
+ * Content entries sealed at a time, each after a DHT look-up. Few: on a CPU-starved machine look-ups side by
+ * side (and what their messages set off at the recipients: a new bundle put, a rendezvous announce) each take
+ * longer than alone, run out of time together and are tried again together (with 8 at once, no look-up of a
+ * 10-node test finished within its limit).
  */
 const MAX_SEALING = 2
 /** Time limit of a bundle look-up in the DHT; doubled per failed attempt of the same entry, up to the max. */
 const BUNDLE_LOOKUP_MS = 5_000
 const MAX_BUNDLE_LOOKUP_MS = 20_000
+/** A bundle look-up ends this long after the first valid bundle came in (the newest of those is used). */
+const BUNDLE_SETTLE_MS = 500
 /** How many times a published epoch-key grant is encrypted and sent again while its member is not seen holding the epoch. */
 const GRANT_RESENDS = 3
 /** Member records kept in memory per community (see Sotto#members). */
@@ -1421,7 +1425,8 @@ export class Sotto implements SottoApp {
     this.#sealing.add(entry.id)
     void (async () => {
       const contact = await this.#store.getContact(entry.conversation)
-      const needsBundle = contact !== undefined && (await this.#store.getSession(contact.id)) === undefined
+      // A contact whose new identity key is not accepted yet gets nothing (#sealQueuedContent leaves it queued).
+      const needsBundle = contact !== undefined && !contact.identityChanged && (await this.#store.getSession(contact.id)) === undefined
       // A look-up that ran out of time is given more the next time: on a starved machine a DHT query may need
       // more than the first limit, and the same limit again would fail the same way.
       const timeoutMs = Math.min(BUNDLE_LOOKUP_MS * 2 ** entry.attempts, MAX_BUNDLE_LOOKUP_MS)
@@ -1824,15 +1829,16 @@ export class Sotto implements SottoApp {
    */
   async #bundleOf(contact: ContactRecord): Promise<PrekeyBundle | undefined> {
     // Two independent network waits (each up to a DHT time-out on a loaded machine): run side by side.
-    const [, bundle] = await Promise.all([this.#reach(contact), this.#lookupBundle(contact)])
+    const [, bundle] = await Promise.all([this.#reach(contact), this.#lookupBundle(contact, 5_000)])
     return bundle
   }
 
   /** The contact's prekey bundle from the DHT, else the cached one; no connection is made and nothing is written. */
-  async #lookupBundle(contact: ContactRecord, timeoutMs = BUNDLE_LOOKUP_MS): Promise<PrekeyBundle | undefined> {
+  async #lookupBundle(contact: ContactRecord, timeoutMs: number): Promise<PrekeyBundle | undefined> {
     let bytes: Uint8Array | undefined
     try {
-      const record = await this.#node.getRecord(prekeyRecordKey(fromHex(contact.identityKey)), { timeoutMs })
+      // Not the whole query: on a loaded machine it runs to the time limit although the record came early.
+      const record = await this.#node.getRecord(prekeyRecordKey(fromHex(contact.identityKey)), { timeoutMs, settleMs: BUNDLE_SETTLE_MS })
       if (record !== undefined) bytes = decodePrekeyRecord(record)
     } catch (err) {
       log('bundle lookup failed: %s', err)

@@ -14,6 +14,7 @@ export {
   createSottoNode,
   type DhtOptions,
   type FindProvidersOptions,
+  type GetRecordOptions,
   type NodeEvents,
   type NodeMessage,
   type PublishOptions,

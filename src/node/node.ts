@@ -160,6 +160,16 @@ export interface DhtOptions {
   timeoutMs?: number
 }
 
+/** Options of `getRecord`. */
+export interface GetRecordOptions extends DhtOptions {
+  /**
+   * Once a valid record has come in, end the query this many ms later and return the best record so far,
+   * instead of waiting for the whole query (on a loaded machine it may run until the time limit although
+   * the record came in its first second). Default: wait for the query to end.
+   */
+  settleMs?: number
+}
+
 /** The node's service API. Peer ids are base58btc strings, addresses are multiaddr strings. */
 export interface SottoNode {
   /** This node's peer id. */
@@ -222,7 +232,7 @@ export interface SottoNode {
   /** Stores a record locally and on the closest DHT peers; returns how many remote peers accepted it. */
   putRecord(key: Uint8Array | string, value: Uint8Array, options?: DhtOptions): Promise<number>
   /** The best valid record found (local and network) by the key's selector, or undefined. */
-  getRecord(key: Uint8Array | string, options?: DhtOptions): Promise<Uint8Array | undefined>
+  getRecord(key: Uint8Array | string, options?: GetRecordOptions): Promise<Uint8Array | undefined>
   /** Announces this node as a provider of the rendezvous key (PROTOCOL.md 13.11). */
   provide(key: Uint8Array, options?: DhtOptions): Promise<void>
   /** Finds providers of a rendezvous key and, unless `connect: false`, connects to them. */
@@ -674,26 +684,43 @@ class SottoNodeImpl implements SottoNode {
     return accepted.size
   }
 
-  async getRecord(key: Uint8Array | string, options: DhtOptions = {}): Promise<Uint8Array | undefined> {
+  async getRecord(key: Uint8Array | string, options: GetRecordOptions = {}): Promise<Uint8Array | undefined> {
     this.assertStarted()
     const k = recordKeyBytes(key)
     const type = this.recordType(k)
     const found: Uint8Array[] = []
-    const add = (v: Uint8Array): void => {
+    // settleMs: the first record from the network that passes the check starts a timer that ends the query.
+    const settle = new AbortController()
+    let settling: ReturnType<typeof setTimeout> | undefined
+    let done = false
+    const add = (v: Uint8Array, fromNetwork: boolean): void => {
       if (!found.some((f) => equalBytes(f, v))) found.push(v)
+      // Also a value equal to the local copy: the network has confirmed it.
+      if (!fromNetwork || options.settleMs === undefined || settling !== undefined) return
+      void this.validateRecord(k, v).then(
+        () => {
+          if (!done) settling ??= setTimeout(() => settle.abort(), options.settleMs)
+        },
+        () => undefined
+      )
     }
     // The local copy first: kad-dht yields it only at the end of a network query that may time out.
     const local = await storedRecord(this.datastore, k)
-    if (local != null) add(local)
+    if (local != null) add(local, false)
     if (this.dhtSize() === 0) return this.bestRecord(type, k, found)
-    const signal = withTimeout(options.signal, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    const signal = withTimeout(AbortSignal.any([settle.signal, ...(options.signal ? [options.signal] : [])]), options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     // Records are collected from the raw responses (already checked by kad-dht) rather than from the
     // final VALUE event alone: kad-dht throws away its answer when sending a correction to a stale peer fails.
-    await this.drainQuery(this.libp2p.services.dht.get(k, { signal }), options.signal, (ev) => {
-      if (ev.name === 'PEER_RESPONSE' && ev.record != null && equalBytes(ev.record.key, k)) add(ev.record.value)
-      if (ev.name === 'VALUE') add(ev.value)
-      return true
-    })
+    try {
+      await this.drainQuery(this.libp2p.services.dht.get(k, { signal }), options.signal, (ev) => {
+        if (ev.name === 'PEER_RESPONSE' && ev.record != null && equalBytes(ev.record.key, k)) add(ev.record.value, true)
+        if (ev.name === 'VALUE') add(ev.value, true)
+        return !settle.signal.aborted
+      })
+    } finally {
+      done = true
+      clearTimeout(settling)
+    }
     return this.bestRecord(type, k, found)
   }
 
