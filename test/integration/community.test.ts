@@ -14,7 +14,7 @@ describe(`a community of ${N} real nodes`, () => {
     await cleanup()
   })
 
-  it('every member stores every message once; a removed member reads nothing new and its posts are rejected', { timeout: 120_000 }, async () => {
+  it('every member stores every message once; a removed member reads nothing new and its posts are rejected', { timeout: 180_000 }, async () => {
     const admin = await startUser('u0')
     users.push(admin)
     for (let i = 1; i < N; i++) users.push(await startUser(`u${i}`, admin.node.addresses()))
@@ -43,13 +43,14 @@ describe(`a community of ${N} real nodes`, () => {
     expect(after.epoch).toBe(before[0]!.epoch + 1)
     expect(after.topicId).not.toBe(before[0]!.topicId)
     // The rotation returns at once; the grants (one DHT look-up per member without a session, seconds each
-    // on a starved CPU) reach every remaining member within 30 s of the call. (It used to return only once
-    // every look-up was done, 11-36 s here, and each member then had 20 s more.)
+    // on a starved CPU: 12-18 s for all eight on a busy core, 45 s with the event loop 60 % blocked) reach
+    // every remaining member within 60 s of the call. (It used to return only once every look-up was done,
+    // 11-36 s on a busy core and 60-80 s with the loop 60 % blocked, and each member then had 20 s more.)
     const remaining = users.slice(1, N - 1)
     await Promise.all(
-      remaining.map((u) => expect.poll(async () => (await u.communityList())[0]!.epoch, { timeout: 30_000, interval: 200 }).toBe(after.epoch))
+      remaining.map((u) => expect.poll(async () => (await u.communityList())[0]!.epoch, { timeout: 60_000, interval: 200 }).toBe(after.epoch))
     )
-    expect(Date.now() - start).toBeLessThan(30_000)
+    expect(Date.now() - start).toBeLessThan(60_000)
     expect((await removed.communityList())[0]!.epoch).toBe(before[0]!.epoch)
 
     // the removed member posts (on its old epoch); the others accept nothing from it
