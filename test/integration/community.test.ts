@@ -7,6 +7,27 @@ import { cleanup, startUser, type TestUser, waitForMessage } from './helpers.js'
 
 const N = Number(process.env['COMMUNITY_NODES'] ?? 10)
 
+/**
+ * Starts one user per name (the first creates community `community`, the others bootstrap from it and join by
+ * invite), keeps them in `users` for clean-up, and waits until the admin knows every member (each joiner
+ * announces itself). Returns them in the order of `names`.
+ */
+async function startCommunity(users: TestUser[], community: string, names: string[]): Promise<[TestUser, ...TestUser[]]> {
+  const admin = await startUser(names[0]!)
+  users.push(admin)
+  const members: TestUser[] = []
+  for (const name of names.slice(1)) {
+    const u = await startUser(name, admin.node.addresses())
+    users.push(u)
+    members.push(u)
+  }
+  await admin.communityCreate(community)
+  const invite = await admin.communityInvite(community)
+  for (const u of members) await u.communityJoin(invite)
+  await expect.poll(async () => (await admin.communityMembers(community)).length, { timeout: 20_000 }).toBe(names.length)
+  return [admin, ...members]
+}
+
 describe(`a community of ${N} real nodes`, () => {
   const users: TestUser[] = []
   afterAll(async () => {
@@ -15,14 +36,11 @@ describe(`a community of ${N} real nodes`, () => {
   })
 
   it('every member stores every message once; a removed member reads nothing new and its posts are rejected', { timeout: 180_000 }, async () => {
-    const admin = await startUser('u0')
-    users.push(admin)
-    for (let i = 1; i < N; i++) users.push(await startUser(`u${i}`, admin.node.addresses()))
-    await admin.communityCreate('lobby')
-    const invite = await admin.communityInvite('lobby')
-    for (const u of users.slice(1)) await u.communityJoin(invite)
-    // every joiner announces itself; the admin learns every member
-    await expect.poll(async () => (await admin.communityMembers('lobby')).length, { timeout: 20_000 }).toBe(N)
+    const [admin] = await startCommunity(
+      users,
+      'lobby',
+      Array.from({ length: N }, (_, i) => `u${i}`)
+    )
 
     // each member posts one message; every member stores all N, each once
     const sent = await Promise.all(users.map((u) => u.send('#lobby', `hello from ${u.name}`)))
@@ -76,15 +94,7 @@ describe('a rotation on a slow network', () => {
   })
 
   it('reaches every remaining member within seconds although DHT look-ups are slow and each first grant is lost', { timeout: 90_000 }, async () => {
-    const admin = await startUser('admin')
-    users.push(admin)
-    const members: TestUser[] = []
-    for (let i = 1; i <= 4; i++) members.push(await startUser(`m${i}`, admin.node.addresses()))
-    users.push(...members)
-    await admin.communityCreate('slow')
-    const invite = await admin.communityInvite('slow')
-    for (const u of members) await u.communityJoin(invite)
-    await expect.poll(async () => (await admin.communityMembers('slow')).length, { timeout: 20_000 }).toBe(5)
+    const [admin, ...members] = await startCommunity(users, 'slow', ['admin', 'm1', 'm2', 'm3', 'm4'])
     const before = (await admin.communityList())[0]!.epoch
 
     // The admin's DHT answers slowly, as on a starved machine: every look-up takes 3 s more.
