@@ -115,6 +115,14 @@ interface CommunityGroup {
   flushNow: boolean
 }
 
+/** A community text waiting to be sent (Sotto#drainSends), and how to settle its `send` call. */
+interface QueuedSend {
+  name: string
+  text: string
+  resolve: (view: MessageView) => void
+  reject: (err: unknown) => void
+}
+
 /** What the outbox holds per entry, beside the payload (kept in OutboxEntry.extra). */
 interface OutboxMeta {
   /** 'envelope': payload is an encoded envelope for `topic`; 'content': a Content waiting for a session. */
@@ -502,9 +510,10 @@ export class Sotto implements SottoApp {
   async send(to: string, text: string): Promise<MessageView> {
     if (typeof text !== 'string' || text.length === 0) throw new BadMessageError('the message is empty')
     if (utf8(text).length > MAX_TEXT_BYTES) throw new BadMessageError(`the message is longer than ${MAX_TEXT_BYTES} bytes`)
+    if (to.startsWith('#')) return this.#queueCommunitySend(to.slice(1), text)
     let view: MessageView
     try {
-      view = await this.#serial(() => (to.startsWith('#') ? this.#sendCommunity(to.slice(1), text) : this.#sendDirect(to, text)))
+      view = await this.#serial(() => this.#sendDirect(to, text))
     } catch (err) {
       this.#fresh.length = 0
       throw err
@@ -888,28 +897,100 @@ export class Sotto implements SottoApp {
     this.#pendingSessions.clear()
   }
 
-  async #sendCommunity(name: string, text: string): Promise<MessageView> {
-    const c = await this.#communityByName(name)
-    const messageId = randomBytes(MESSAGE_ID_BYTES)
-    const now = this.#sendClock()
-    const record = await this.#postCommunityContent(c.id, { type: 'text', body: text, sentAt: now, messageId }, text)
-    const view = messageView(record!, `#${c.name}`, 'me')
-    this.#emit(view)
-    return view
+  /**
+   * Community texts waiting for the serial step that sends them (#drainSends): texts sent while an earlier
+   * one is still being stored are sealed, stored in one batch and published together.
+   */
+  readonly #sendQueue: QueuedSend[] = []
+
+  #queueCommunitySend(name: string, text: string): Promise<MessageView> {
+    return new Promise((resolve, reject) => {
+      this.#sendQueue.push({ name, text, resolve, reject })
+      if (this.#sendQueue.length === 1) void this.#serial(() => this.#drainSends())
+    })
+  }
+
+  async #drainSends(): Promise<void> {
+    const items = this.#sendQueue.splice(0)
+    // Every item's promise is settled by #sendTogether; this only guards against a bug leaving one pending.
+    await this.#sendTogether(items).catch((err) => {
+      for (const { reject } of items) reject(err)
+    })
+  }
+
+  /**
+   * Sends queued community texts: each is sealed in turn (its chain state carried in memory from one to
+   * the next), all are stored in one batch, then shown and published. A text that cannot be sealed (unknown
+   * community) fails alone and adds nothing to the batch; a failed commit fails them all and stores none.
+   */
+  async #sendTogether(items: QueuedSend[]): Promise<void> {
+    const b = this.#store.batch()
+    const chains = new Map<string, SenderChainState>()
+    const sealed: Array<{ item: (typeof items)[number]; entry: OutboxEntry; label: string }> = []
+    for (const item of items) {
+      try {
+        const c = await this.#communityByName(item.name)
+        const messageId = randomBytes(MESSAGE_ID_BYTES)
+        const content: Content = { type: 'text', body: item.text, sentAt: this.#sendClock(), messageId }
+        sealed.push({ item, entry: await this.#sealPost(c, content, item.text, b, chains), label: `#${c.name}` })
+      } catch (err) {
+        item.reject(err)
+      }
+    }
+    if (sealed.length === 0) return
+    let messages: MessageRecord[]
+    try {
+      // Earlier posts' publication outcomes go in the same batch (see #outcomes).
+      const outcomes = await this.#recordOutcomes(b)
+      ;({ messages } = await b.commit())
+      for (const v of outcomes) this.#emit(v)
+    } catch (err) {
+      for (const { item } of sealed) item.reject(err)
+      return
+    }
+    const byId = new Map(messages.map((m) => [m.id, m]))
+    for (const { item, entry, label } of sealed) {
+      const view = messageView(byId.get(entry.messageId!)!, label, 'me')
+      this.#emit(view)
+      this.#fresh.push(entry)
+      item.resolve(view)
+    }
+    this.#publishFresh()
   }
 
   /** Seals a content into the community's current epoch, stores it (and the message, for text) and queues it. */
   async #postCommunityContent(communityId: string, content: Content, text?: string): Promise<MessageRecord | undefined> {
     const c = await this.#community(communityId)
     if (c === undefined) throw new UnknownCommunityError(communityId)
+    const b = this.#store.batch()
+    const entry = await this.#sealPost(c, content, text, b, new Map())
+    // Earlier posts' publication outcomes go in the same batch (see #outcomes).
+    const outcomes = await this.#recordOutcomes(b)
+    const { messages } = await b.commit()
+    for (const v of outcomes) this.#emit(v)
+    this.#fresh.push(entry)
+    return messages.find((m) => m.id === entry.messageId)
+  }
+
+  /**
+   * Seals a content into the community's current epoch and adds to `b` the new sender state, the envelope,
+   * its outbox entry and (for a text) the message. `chains` holds sender states sealed earlier in the same
+   * batch, not stored yet: the next post of that chain continues from them.
+   */
+  async #sealPost(c: CommunityRecord, content: Content, text: string | undefined, b: StoreBatch, chains: Map<string, SenderChainState>): Promise<OutboxEntry> {
     const epoch = await this.#currentEpoch(c)
     const chainId = `send:${epoch.epoch}`
-    const stateBytes = await this.#store.getChainState(c.id, chainId)
-    const state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
+    const chainKey = `${c.id}:${chainId}`
+    let state = chains.get(chainKey)
+    if (state === undefined) {
+      const stateBytes = await this.#store.getChainState(c.id, chainId)
+      state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
+    }
     const now = Date.now()
     // The signed timestamp of a text is its (strictly increasing) sentAt: receivers order a sender's messages by it.
     const signedAt = content.type === 'text' ? content.sentAt : now
     const { state: next, sealed } = sealCommunityMessage(epoch, state, this.#identity, encodeContent(content), signedAt)
+    chains.set(chainKey, next)
     const timestamp = coarseTimestamp()
     const envelope = encodeEnvelope({ kind: 'community', timestamp, sealed })
     const id = envelopeId(envelope)
@@ -924,11 +1005,7 @@ export class Sotto implements SottoApp {
       createdAt: now,
       extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
     }
-    const b = this.#store
-      .batch()
-      .setChainState(c.id, chainId, next.serialize())
-      .putEnvelope(utf8(topic), id, timestamp, envelope)
-      .putOutbox(entry)
+    b.setChainState(c.id, chainId, next.serialize()).putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry)
     if (content.type === 'text') {
       b.putMessage({
         id: toHex(content.messageId),
@@ -941,12 +1018,7 @@ export class Sotto implements SottoApp {
         status: 'queued'
       })
     }
-    // Earlier posts' publication outcomes go in the same batch (see #outcomes).
-    const outcomes = await this.#recordOutcomes(b)
-    const { messages } = await b.commit()
-    for (const v of outcomes) this.#emit(v)
-    this.#fresh.push(entry)
-    return messages.find((m) => m.id === entry.messageId)
+    return entry
   }
 
   // --- receiving -----------------------------------------------------------------------------------

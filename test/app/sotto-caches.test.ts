@@ -2,11 +2,12 @@
  * The app's community receive path (src/app/sotto.ts): community and member records kept in memory
  * (#communities, #members), which every write to them, by whichever path (a statement received by gossip, a
  * grant received over 1:1, a local promotion or rotation), must reach before the next send, receive and admin
- * check; and envelopes that arrive together, received in one batch (#drainInbound, #commitGroup). Real nodes
- * on 127.0.0.1, real LevelDB.
+ * check; envelopes that arrive together, received in one batch (#drainInbound, #commitGroup); and texts sent
+ * while an earlier one is being stored, sent together in one batch (#drainSends). Real nodes on 127.0.0.1,
+ * real LevelDB.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { NotAllowedError } from '../../src/app/errors.js'
+import { NotAllowedError, UnknownCommunityError } from '../../src/app/errors.js'
 import { CommunityEpoch, SenderChainState, sealCommunityMessage } from '../../src/crypto/community.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { randomBytes, toHex, utf8 } from '../../src/crypto/primitives.js'
@@ -129,5 +130,56 @@ describe('Sotto: community records kept in memory', () => {
     await waitForMessage(again, (m) => m.id === after.id)
     expect((await bursts(again)).length).toBe(12)
     for (const e of replays) expect(await again.store.getEnvelope(utf8(topic), envelopeId(e))).toBeUndefined()
+  })
+
+  it('texts sent without waiting are stored in fewer batches, each once, in order, with one chain state that holds after a restart', { timeout: 90_000 }, async () => {
+    const alice = await startUser('alice3')
+    const bob = await startUser('bob3', alice.node.addresses())
+    users.push(alice, bob)
+    await alice.communityCreate('talk')
+    await bob.communityJoin(await alice.communityInvite('talk'))
+    await expect.poll(async () => (await alice.communityMembers('talk')).length, { timeout: 20_000 }).toBe(2)
+
+    // Texts per commit on Bob's (the sender's) side.
+    const perCommit: number[] = []
+    const batch = bob.store.batch.bind(bob.store)
+    bob.store.batch = () => {
+      const b = batch()
+      const commit = b.commit.bind(b)
+      b.commit = async () => {
+        const r = await commit()
+        perCommit.push(r.messages.filter((m) => m.direction === 'out' && m.status === 'queued').length)
+        return r
+      }
+      return b
+    }
+    // Twenty texts at once, and one to a community Bob is not in among them: that one fails alone.
+    const texts = Array.from({ length: 20 }, (_, i) => `together ${i}`)
+    const sends = texts.map((t) => bob.send('#talk', t))
+    const stray = bob.send('#nowhere', 'lost').then(
+      () => undefined,
+      (err: unknown) => err
+    )
+    const views = await Promise.all(sends)
+    expect(await stray).toBeInstanceOf(UnknownCommunityError)
+    bob.store.batch = batch
+    expect(views.map((v) => v.text)).toEqual(texts)
+    expect(new Set(views.map((v) => v.id)).size).toBe(20)
+    expect(perCommit.reduce((a, b) => a + b, 0)).toBe(20)
+    expect(Math.max(...perCommit)).toBeGreaterThan(1)
+
+    // Alice opens all twenty (one chain, indexes in order, none reused) and shows them in the order sent.
+    const together = async (u: TestUser) => (await u.read('#talk', 100)).filter((m) => m.text.startsWith('together '))
+    await expect.poll(async () => (await together(alice)).length, { timeout: 20_000 }).toBe(20)
+    expect((await together(alice)).map((m) => m.text)).toEqual(texts)
+    expect((await together(bob)).map((m) => m.text)).toEqual(texts)
+
+    // Bob's chain state was committed with the last of them: after a restart his next text opens for Alice.
+    await bob.stop()
+    const again = await startUser('bob3', [alice.node.addresses()[0]!], bob.home)
+    users.push(again)
+    await expect.poll(async () => (await again.communityList())[0]?.name, { timeout: 10_000 }).toBe('talk')
+    const after = await again.send('#talk', 'after the restart')
+    await waitForMessage(alice, (m) => m.id === after.id)
   })
 })
