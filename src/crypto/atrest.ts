@@ -70,6 +70,7 @@ function recordNonce(): Uint8Array {
 const sealInfo = utf8(SEAL_KEY_INFO)
 const blindInfo = utf8(BLIND_KEY_INFO)
 const recordLabel = utf8(RECORD_AD_LABEL)
+const partEncoder = new TextEncoder()
 
 /**
  * The 32-byte database key and its two subkeys (§10): an opaque holder whose bytes are never printed.
@@ -286,13 +287,26 @@ export function openRecord(dbKey: DatabaseKey | Uint8Array, recordKey: Uint8Arra
 export function blindKey(dbKey: DatabaseKey | Uint8Array, parts: ReadonlyArray<string | Uint8Array>): Uint8Array {
   const key = asDatabaseKey(dbKey)
   if (parts.length === 0) throw new InvalidArgumentError('parts must not be empty')
-  const encoded: Uint8Array[] = []
+  // Written straight into one buffer (a store write blinds at least one fresh id; the list of parts and a
+  // TextEncoder per part used to cost more than the hash).
+  let length = 0
   for (const part of parts) {
-    const bytes = typeof part === 'string' ? utf8(part) : part
-    checkBytes('part', bytes)
-    const len = new Uint8Array(4)
-    new DataView(len.buffer).setUint32(0, bytes.length)
-    encoded.push(len, bytes)
+    if (typeof part !== 'string') checkBytes('part', part)
+    length += 4 + (typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length)
   }
-  return blake2b(concatBytes(...encoded), BLINDED_KEY_BYTES, key.blindKeyBytes())
+  const encoded = new Uint8Array(length)
+  const view = new DataView(encoded.buffer)
+  let offset = 0
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      const { written } = partEncoder.encodeInto(part, encoded.subarray(offset + 4))
+      view.setUint32(offset, written)
+      offset += 4 + written
+    } else {
+      view.setUint32(offset, part.length)
+      encoded.set(part, offset + 4)
+      offset += 4 + part.length
+    }
+  }
+  return blake2b(encoded, BLINDED_KEY_BYTES, key.blindKeyBytes())
 }

@@ -52,7 +52,16 @@ export function localKey(name: LocalName): Uint8Array {
 
 /** `ns || parts...`. */
 export function recordKey(ns: number, ...parts: Uint8Array[]): Uint8Array {
-  return concatBytes(Uint8Array.of(ns), ...parts)
+  let length = 1
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  out[0] = ns
+  let offset = 1
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
 }
 
 /** u32be. */
@@ -66,8 +75,11 @@ export function u32(n: number): Uint8Array {
 /** u64be of a non-negative safe integer. */
 export function u64(n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidStoreValueError(`not a non-negative safe integer: ${n}`)
+  // Two u32 halves: a safe integer is below 2^53, and no BigInt is made per key.
   const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  const view = new DataView(out.buffer)
+  view.setUint32(0, Math.floor(n / 0x100000000))
+  view.setUint32(4, n >>> 0)
   return out
 }
 
@@ -107,24 +119,70 @@ export const TAG_BYTES = 0x00
 export const TAG_JSON = 0x01
 const BYTES_KEY = '$bytes'
 
-function toJsonable(value: StoreValue, path: string): unknown {
+/** Where a value that cannot be stored sits, for the error message (built only when one is thrown). */
+type Path = { parent: Path | undefined; step: string | number } | undefined
+
+function pathText(path: Path): string {
+  let out = ''
+  for (let p = path; p !== undefined; p = p.parent) out = (typeof p.step === 'number' ? `[${p.step}]` : `.${p.step}`) + out
+  return `value${out}`
+}
+
+function toJsonable(value: StoreValue, path: Path): unknown {
   if (value instanceof Uint8Array) return { [BYTES_KEY]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new InvalidStoreValueError(`${path} is not a finite number`)
+    if (!Number.isFinite(value)) throw new InvalidStoreValueError(`${pathText(path)} is not a finite number`)
     return value
   }
-  if (Array.isArray(value)) return value.map((v, i) => toJsonable(v, `${path}[${i}]`))
+  if (Array.isArray(value)) return value.map((v, i) => toJsonable(v, { parent: path, step: i }))
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) {
-      if (k === BYTES_KEY) throw new InvalidStoreValueError(`${path} uses the reserved key ${BYTES_KEY}`)
+      if (k === BYTES_KEY) throw new InvalidStoreValueError(`${pathText(path)} uses the reserved key ${BYTES_KEY}`)
       if (v === undefined) continue
-      out[k] = toJsonable(v, `${path}.${k}`)
+      out[k] = toJsonable(v, { parent: path, step: k })
     }
     return out
   }
-  throw new InvalidStoreValueError(`${path} cannot be stored (${typeof value})`)
+  throw new InvalidStoreValueError(`${pathText(path)} cannot be stored (${typeof value})`)
+}
+
+/**
+ * True for a plain object whose members are all strings, booleans, null, finite numbers or undefined (most
+ * records and every index): JSON.stringify gives it exactly the text of toJsonable's copy (same members in
+ * the same order, undefined ones omitted), so no copy is made. Anything else, byte strings included, goes
+ * through toJsonable.
+ */
+function isFlatRecord(value: StoreValue): boolean {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  const obj = value as Record<string, unknown>
+  for (const k of Object.keys(obj)) {
+    if (k === BYTES_KEY) return false
+    const v = obj[k]
+    const t = typeof v
+    if (t === 'string' || t === 'boolean' || v === null || v === undefined) continue
+    if (t === 'number' && Number.isFinite(v)) continue
+    return false
+  }
+  return true
+}
+
+/** The JSON text of a non-bytes value (§10.5): byte strings as {"$bytes": base64}. Throws InvalidStoreValueError. */
+export function jsonText(value: StoreValue): string {
+  return JSON.stringify(isFlatRecord(value) ? value : toJsonable(value, undefined))
+}
+
+const textEncoder = new TextEncoder()
+
+/** `0x01 || UTF-8(text)`: the plaintext of a JSON value whose text jsonText made. */
+export function encodeJsonText(text: string): Uint8Array {
+  const out = new Uint8Array(1 + Buffer.byteLength(text, 'utf8'))
+  out[0] = TAG_JSON
+  textEncoder.encodeInto(text, out.subarray(1))
+  return out
 }
 
 function fromJsonable(value: unknown): StoreValue {
@@ -142,8 +200,13 @@ function fromJsonable(value: unknown): StoreValue {
 
 /** Encodes a value to its plaintext bytes: `0x00 || bytes` or `0x01 || UTF-8 JSON`. */
 export function encodeValue(value: StoreValue): Uint8Array {
-  if (value instanceof Uint8Array) return concatBytes(Uint8Array.of(TAG_BYTES), value)
-  return concatBytes(Uint8Array.of(TAG_JSON), utf8(JSON.stringify(toJsonable(value, 'value'))))
+  if (value instanceof Uint8Array) {
+    const out = new Uint8Array(1 + value.length)
+    out[0] = TAG_BYTES
+    out.set(value, 1)
+    return out
+  }
+  return encodeJsonText(jsonText(value))
 }
 
 /** Decodes plaintext bytes made by encodeValue. */

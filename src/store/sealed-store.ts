@@ -18,7 +18,9 @@ import {
   blind,
   COMMUNITY_SUB,
   decodeValue,
+  encodeJsonText,
   encodeValue,
+  jsonText,
   type LocalName,
   localKey,
   META_DBKEY_KEY,
@@ -76,8 +78,14 @@ const STATUSES: ReadonlySet<string> = new Set(['queued', 'sent', 'delivered', 'r
 
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
-function hexKey(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
+/** A record key as a string, one char per byte: the key of a commit's overlay map (and of topic sets). */
+function keyText(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
+}
+
+/** A copy of caller-owned bytes (the typed-array constructor copies in one step; Uint8Array.from iterates). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes)
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -121,9 +129,15 @@ function asValue(record: object): StoreValue {
   return record as unknown as StoreValue
 }
 
+/**
+ * A write collected by a commit: the value (what reads inside the commit see), or null for a delete, and
+ * optionally its plaintext encoding when the operation already made it (it is then not encoded again).
+ */
+type Write = { key: Uint8Array; value: StoreValue | null; plain?: Uint8Array }
+
 /** A commit in progress: reads see the commit's own earlier writes; writes are collected per key. */
 class Tx {
-  readonly overlay = new Map<string, { key: Uint8Array; value: StoreValue | null }>()
+  readonly overlay = new Map<string, Write>()
   readonly seq = new Map<string, number>()
   readonly topics = new Set<string>()
   readonly messages: MessageRecord[] = []
@@ -132,17 +146,18 @@ class Tx {
   constructor(readonly core: SealedStore) {}
 
   async get(key: Uint8Array): Promise<StoreValue | undefined> {
-    const hit = this.overlay.get(hexKey(key))
+    const hit = this.overlay.get(keyText(key))
     if (hit !== undefined) return hit.value === null ? undefined : hit.value
     return this.core.readRecord(key)
   }
 
-  put(key: Uint8Array, value: StoreValue): void {
-    this.overlay.set(hexKey(key), { key, value })
+  /** `plain`, when given, must be encodeValue(value). */
+  put(key: Uint8Array, value: StoreValue, plain?: Uint8Array): void {
+    this.overlay.set(keyText(key), plain === undefined ? { key, value } : { key, value, plain })
   }
 
   del(key: Uint8Array): void {
-    this.overlay.set(hexKey(key), { key, value: null })
+    this.overlay.set(keyText(key), { key, value: null })
   }
 
   /** Deletes every key with this prefix, stored or written earlier in this commit. */
@@ -200,13 +215,13 @@ class SealedBatch implements StoreBatch {
     if (settings === null || typeof settings !== 'object' || Array.isArray(settings) || settings instanceof Uint8Array) {
       throw new InvalidStoreValueError('settings must be an object')
     }
-    encodeValue(settings) // validate now, not at commit
+    jsonText(settings) // validate now, not at commit
     return this.#add(async (tx) => tx.put(localKey('settings'), settings))
   }
 
   #local(name: LocalName, bytes: Uint8Array): this {
     checkBytesArg(name, bytes)
-    const copy = Uint8Array.from(bytes)
+    const copy = copyOf(bytes)
     return this.#add(async (tx) => tx.put(localKey(name), copy))
   }
 
@@ -216,7 +231,7 @@ class SealedBatch implements StoreBatch {
     checkId('contact.identityKey', contact.identityKey)
     if (contact.state !== 'request' && contact.state !== 'accepted') throw new InvalidStoreValueError('contact.state')
     const value = asValue(contact)
-    encodeValue(value)
+    jsonText(value)
     return this.#add(async (tx) => {
       const k = this.#core.keys.contact(contact.id)
       const old = (await tx.get(k)) as ContactRecord | undefined
@@ -252,7 +267,7 @@ class SealedBatch implements StoreBatch {
   setSession(contactId: string, state: Uint8Array): this {
     checkId('contactId', contactId)
     checkBytesArg('state', state)
-    const copy = Uint8Array.from(state)
+    const copy = copyOf(state)
     return this.#add(async (tx) => tx.put(this.#core.keys.session(contactId), copy))
   }
 
@@ -267,7 +282,7 @@ class SealedBatch implements StoreBatch {
     if (community.role !== 'admin' && community.role !== 'member') throw new InvalidStoreValueError('community.role')
     if (!Number.isSafeInteger(community.epoch) || community.epoch < 0) throw new InvalidStoreValueError('community.epoch')
     const value = asValue(community)
-    encodeValue(value)
+    jsonText(value)
     return this.#add(async (tx) => {
       const k = this.#core.keys.community(community.id)
       const old = (await tx.get(k)) as CommunityRecord | undefined
@@ -297,7 +312,7 @@ class SealedBatch implements StoreBatch {
     checkId('communityId', communityId)
     checkBytesArg('key', key)
     const k = this.#core.keys.epoch(communityId, epoch)
-    const copy = Uint8Array.from(key)
+    const copy = copyOf(key)
     return this.#add(async (tx) => tx.put(k, copy))
   }
 
@@ -312,7 +327,7 @@ class SealedBatch implements StoreBatch {
     checkId('member.id', member.id)
     if (member.role !== 'admin' && member.role !== 'member') throw new InvalidStoreValueError('member.role')
     const value = asValue(member)
-    encodeValue(value)
+    jsonText(value)
     return this.#add(async (tx) => tx.put(this.#core.keys.member(communityId, member.id), value))
   }
 
@@ -326,7 +341,7 @@ class SealedBatch implements StoreBatch {
     checkId('communityId', communityId)
     checkId('chainId', chainId)
     checkBytesArg('state', state)
-    const copy = Uint8Array.from(state)
+    const copy = copyOf(state)
     return this.#add(async (tx) => tx.put(this.#core.keys.chain(communityId, chainId), { chainId, state: copy }))
   }
 
@@ -346,7 +361,9 @@ class SealedBatch implements StoreBatch {
     checkTime('message.sentAt', message.sentAt)
     checkTime('message.receivedAt', message.receivedAt)
     const { seq: _ignored, ...fields } = message as NewMessage & { seq?: number }
-    encodeValue(asValue(fields))
+    // Encoded once, here (which also validates): the stored record is `{...fields, seq}`, whose JSON text is
+    // this one with `,"seq":N` before the closing brace (fields has at least `id`; JSON has no spaces).
+    const text = jsonText(asValue(fields))
     return this.#add(async (tx) => {
       const idKey = this.#core.keys.messageId(fields.id)
       const existing = (await tx.get(idKey)) as { conversation: string; seq: number } | undefined
@@ -359,7 +376,7 @@ class SealedBatch implements StoreBatch {
         seq = await this.#core.nextSeq(tx, fields.conversation)
       }
       const record: MessageRecord = { ...fields, seq }
-      tx.put(this.#core.keys.message(fields.conversation, seq), asValue(record))
+      tx.put(this.#core.keys.message(fields.conversation, seq), asValue(record), encodeJsonText(`${text.slice(0, -1)},"seq":${seq}}`))
       tx.put(idKey, { conversation: fields.conversation, seq })
       tx.messages.push(record)
     })
@@ -398,7 +415,7 @@ class SealedBatch implements StoreBatch {
     checkTime('entry.nextAttemptAt', entry.nextAttemptAt)
     if (!Number.isSafeInteger(entry.attempts) || entry.attempts < 0) throw new InvalidStoreValueError('entry.attempts')
     const value = asValue(entry)
-    encodeValue(value)
+    jsonText(value)
     return this.#add(async (tx) => tx.put(this.#core.keys.outbox(entry.id), value))
   }
 
@@ -412,16 +429,16 @@ class SealedBatch implements StoreBatch {
     checkBytesArg('id', id, ENVELOPE_ID_BYTES)
     checkTime('timestamp', timestamp)
     checkBytesArg('bytes', bytes)
-    const t = Uint8Array.from(topic)
-    const i = Uint8Array.from(id)
-    const b = Uint8Array.from(bytes)
+    const t = copyOf(topic)
+    const i = copyOf(id)
+    const b = copyOf(bytes)
     return this.#add(async (tx) => {
       const tp = this.#core.keys.topicPrefix(t)
       const indexKey = recordKey(NS.envelopeId, tp, i)
       if ((await tx.get(indexKey)) !== undefined) return
       tx.put(indexKey, { timestamp })
       tx.put(recordKey(NS.envelope, tp, u64(timestamp), i), b)
-      const th = hexKey(tp)
+      const th = keyText(tp)
       if (!this.#core.knownTopics.has(th) && !tx.topics.has(th)) {
         const registry = recordKey(NS.topic, tp)
         if ((await tx.get(registry)) === undefined) tx.put(registry, { topic: t })
@@ -434,8 +451,8 @@ class SealedBatch implements StoreBatch {
   deleteEnvelope(topic: Uint8Array, id: Uint8Array): this {
     checkBytesArg('topic', topic)
     checkBytesArg('id', id, ENVELOPE_ID_BYTES)
-    const t = Uint8Array.from(topic)
-    const i = Uint8Array.from(id)
+    const t = copyOf(topic)
+    const i = copyOf(id)
     return this.#add(async (tx) => {
       const tp = this.#core.keys.topicPrefix(t)
       const indexKey = recordKey(NS.envelopeId, tp, i)
@@ -693,9 +710,9 @@ export class SealedStore implements Store {
       const tx = new Tx(this)
       for (const op of ops) await op(tx)
       const levelOps: LevelOp[] = [...raw]
-      for (const { key, value } of tx.overlay.values()) {
+      for (const { key, value, plain } of tx.overlay.values()) {
         if (value === null) levelOps.push({ type: 'del', key })
-        else levelOps.push({ type: 'put', key, value: sealRecord(this.#dbKey, key, encodeValue(value), { nonce: this.#nonces.take() }) })
+        else levelOps.push({ type: 'put', key, value: sealRecord(this.#dbKey, key, plain ?? encodeValue(value), { nonce: this.#nonces.take() }) })
       }
       if (levelOps.length > 0) await this.db.batch(levelOps)
       for (const [conversation, next] of tx.seq) this.#seqCache.set(conversation, next)
