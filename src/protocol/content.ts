@@ -6,7 +6,20 @@
  */
 import { InvalidArgumentError, MalformedError, OversizedError, type ProtocolError } from './errors.js'
 import { Content as ContentCodec, ReceiptKind as ReceiptCodec } from './gen/content.js'
-import { checkVersion, guard, isWellFormed, messageRule, peekVersion, sameBytes, scanMessage, utf8Length, WIRE_LEN, WIRE_VARINT } from './wire.js'
+import {
+  CanonicalReader,
+  checkVersion,
+  guard,
+  isWellFormed,
+  messageRule,
+  peekVersion,
+  protonsView,
+  sameBytes,
+  scanMessage,
+  utf8Length,
+  WIRE_LEN,
+  WIRE_VARINT
+} from './wire.js'
 
 /** The content version this code writes. */
 export const CONTENT_VERSION = 1
@@ -212,6 +225,68 @@ export function encodeContent(content: Content): Uint8Array {
 /** Decodes and validates content (§11.4): bounded, canonical only, throws only ProtocolError subclasses. */
 export function decodeContent(bytes: Uint8Array): Content {
   if (!(bytes instanceof Uint8Array)) throw new MalformedError('Content: not bytes')
+  return decodeCanonicalContent(bytes) ?? decodeContentFully(bytes)
+}
+
+// Well-formed UTF-8 only (fatal), and a leading U+FEFF is kept as a character, as protons reads it.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function strictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return STRICT_UTF8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The fast path of decodeContent for its two common types, text and receipt, in the only encoding it
+ * accepts: the canonical one, exactly as encodeContent writes it (version CONTENT_VERSION, one-byte tags in
+ * field order, minimal varints, well-formed UTF-8, every field present and in range). For those bytes it
+ * returns what the full decoder returns, without the generated codec and the re-encoding. Anything else
+ * gives undefined (it never throws), and decodeContent decodes it in full, to accept it or find the error.
+ */
+export function decodeCanonicalContent(bytes: Uint8Array): Content | undefined {
+  const n = bytes.length
+  if (n > MAX_CONTENT_BYTES) return undefined
+  const view = protonsView(bytes)
+  const r = new CanonicalReader(view, 0, n)
+  if (!r.byte(0x08) || r.varint(5) !== CONTENT_VERSION) return undefined
+  if (r.byte(0x12)) {
+    // Text { body = 1, sent_at = 2, message_id = 3 }: the last field, so it runs to the end.
+    if (r.varint(3) !== n - r.pos || !r.byte(0x0a)) return undefined
+    const bodyStart = r.payload(1, MAX_TEXT_BYTES)
+    if (bodyStart < 0) return undefined
+    const bodyEnd = r.pos
+    if (!r.byte(0x10)) return undefined
+    const sentAt = r.varint(8)
+    if (sentAt <= 0 || sentAt > Number.MAX_SAFE_INTEGER || !r.byte(0x1a)) return undefined
+    const idStart = r.payload(MESSAGE_ID_BYTES, MESSAGE_ID_BYTES)
+    if (idStart < 0 || r.pos !== n) return undefined
+    const body = strictUtf8(view.subarray(bodyStart, bodyEnd))
+    if (body === undefined) return undefined
+    return { type: 'text', body, sentAt, messageId: view.subarray(idStart, n).slice() }
+  }
+  if (r.byte(0x1a)) {
+    // Receipt { kind = 1 (DELIVERED 1, READ 2), message_ids = 2 (1..MAX_RECEIPT_IDS) }, also the last field.
+    if (r.varint(3) !== n - r.pos || !r.byte(0x08)) return undefined
+    const kind = r.varint(1)
+    if (kind !== 1 && kind !== 2) return undefined
+    const messageIds: Uint8Array[] = []
+    while (r.pos < n) {
+      if (messageIds.length === MAX_RECEIPT_IDS || !r.byte(0x12)) return undefined
+      const idStart = r.payload(MESSAGE_ID_BYTES, MESSAGE_ID_BYTES)
+      if (idStart < 0) return undefined
+      messageIds.push(view.subarray(idStart, r.pos).slice())
+    }
+    if (messageIds.length === 0) return undefined
+    return { type: 'receipt', receipt: kind === 1 ? 'delivered' : 'read', messageIds }
+  }
+  return undefined
+}
+
+/** The full decoder: scan, generated codec, field checks, re-encoding; decodes what the fast path leaves. */
+function decodeContentFully(bytes: Uint8Array): Content {
   if (bytes.length > MAX_CONTENT_BYTES) throw new OversizedError(`Content: ${bytes.length} bytes, limit ${MAX_CONTENT_BYTES}`)
   checkVersion('Content', peekVersion(bytes, 'Content'), MIN_CONTENT_VERSION, CONTENT_VERSION)
   const fields = scanMessage(bytes, CONTENT_RULE)

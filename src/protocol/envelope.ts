@@ -13,7 +13,18 @@ import { ENCRYPTED_HEADER_BYTES } from '../crypto/ratchet-kdf.js'
 import { MAX_INITIAL_HEADER_BYTES } from '../crypto/x3dh.js'
 import { InvalidArgumentError, MalformedError, OversizedError } from './errors.js'
 import { Envelope as EnvelopeCodec, EnvelopeKind as KindCodec } from './gen/envelope.js'
-import { checkVersion, guard, messageRule, peekVersion, sameBytes, scanMessage, WIRE_LEN, WIRE_VARINT } from './wire.js'
+import {
+  CanonicalReader,
+  checkVersion,
+  guard,
+  messageRule,
+  peekVersion,
+  protonsView,
+  sameBytes,
+  scanMessage,
+  WIRE_LEN,
+  WIRE_VARINT
+} from './wire.js'
 
 /** The envelope version this code writes (§11.2). */
 export const ENVELOPE_VERSION = 1
@@ -201,6 +212,69 @@ function absent(name: string, value: Uint8Array): void {
  */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (!(bytes instanceof Uint8Array)) throw new MalformedError('Envelope: not bytes')
+  return decodeCanonicalEnvelope(bytes) ?? decodeEnvelopeFully(bytes)
+}
+
+/**
+ * The fast path of decodeEnvelope, for the only bytes it accepts: the canonical encoding of an envelope,
+ * exactly as encodeEnvelope writes it (tags 0x08 0x10 0x18 [0x22] [0x2a] 0x32 [0x7a] in that order, each
+ * one byte, minimal varints, version ENVELOPE_VERSION, exactly the fields of the kind, all-zero padding of
+ * the length that puts the envelope in its smallest reachable bucket). For them it returns what the full
+ * decoder returns, without the generated codec and the re-encoding. Anything else gives undefined (it
+ * never throws), and decodeEnvelope decodes it in full, to accept it or to find the exact error.
+ */
+export function decodeCanonicalEnvelope(bytes: Uint8Array): Envelope | undefined {
+  const n = bytes.length
+  if (!ENVELOPE_BUCKETS.includes(n)) return undefined
+  const view = protonsView(bytes)
+  const r = new CanonicalReader(view, 0, n)
+  if (!r.byte(0x08) || r.varint(5) !== ENVELOPE_VERSION || !r.byte(0x10)) return undefined
+  const kind = r.varint(1)
+  if (kind !== 1 && kind !== 2 && kind !== 3) return undefined
+  if (!r.byte(0x18)) return undefined
+  const timestamp = r.varint(8)
+  if (timestamp <= 0 || timestamp > Number.MAX_SAFE_INTEGER || timestamp % TIMESTAMP_GRANULARITY_MS !== 0) return undefined
+  let prekeyStart = -1
+  let prekeyEnd = -1
+  if (kind === 1) {
+    if (!r.byte(0x22) || (prekeyStart = r.payload(1, MAX_PREKEY_HEADER_BYTES)) < 0) return undefined
+    prekeyEnd = r.pos
+  }
+  let ratchetStart = -1
+  if (kind !== 3) {
+    if (!r.byte(0x2a) || (ratchetStart = r.payload(RATCHET_HEADER_BYTES, RATCHET_HEADER_BYTES)) < 0) return undefined
+  }
+  if (!r.byte(0x32)) return undefined
+  const ciphertextStart =
+    kind === 3 ? r.payload(MIN_COMMUNITY_SEALED_BYTES, Math.min(MAX_COMMUNITY_SEALED_BYTES, MAX_ENVELOPE_BYTES)) : r.payload(1, MAX_ENVELOPE_BYTES)
+  if (ciphertextStart < 0) return undefined
+  // The padding encodeEnvelope adds to these fields: the first bucket reachable from the unpadded length.
+  const unpadded = r.pos
+  let k: number | undefined
+  for (const bucket of ENVELOPE_BUCKETS) {
+    if (bucket < unpadded) continue
+    k = paddingForGap(bucket - unpadded)
+    if (k === undefined) continue
+    if (bucket !== n) return undefined
+    break
+  }
+  if (k === undefined) return undefined
+  if (k > 0) {
+    if (!r.byte(0x7a) || r.varint(3) !== k || n - r.pos !== k) return undefined
+    for (let i = r.pos; i < n; i++) if (view[i] !== 0) return undefined
+  } else if (r.pos !== n) {
+    return undefined
+  }
+  // Same views, same copies as the full decoder (raw field .slice()).
+  const ciphertext = view.subarray(ciphertextStart, unpadded).slice()
+  if (kind === 3) return { kind: 'community', timestamp, sealed: ciphertext }
+  const ratchetHeader = view.subarray(ratchetStart, ratchetStart + RATCHET_HEADER_BYTES).slice()
+  if (kind === 2) return { kind: 'direct', timestamp, ratchetHeader, ciphertext }
+  return { kind: 'direct-prekey', timestamp, prekeyHeader: view.subarray(prekeyStart, prekeyEnd).slice(), ratchetHeader, ciphertext }
+}
+
+/** The full decoder: every check of §11 in turn; decodes whatever the fast path leaves to it. */
+function decodeEnvelopeFully(bytes: Uint8Array): Envelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) {
     throw new OversizedError(`Envelope: ${bytes.length} bytes, limit ${MAX_ENVELOPE_BYTES}`)
   }

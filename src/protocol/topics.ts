@@ -53,6 +53,20 @@ export function communityTopic(topicId: Uint8Array): string {
  * else (other prefixes, upper-case or short hex, extra segments).
  */
 export function parseTopic(topic: string): { kind: TopicKind; id: Uint8Array } {
+  const hit = typeof topic === 'string' ? PARSED_TOPICS.get(topic) : undefined
+  if (hit !== undefined) return { kind: hit.kind, id: hit.id.slice() }
+  const parsed = parseTopicUncached(topic)
+  if (PARSED_TOPICS.size >= PARSED_TOPICS_MAX) PARSED_TOPICS.delete(PARSED_TOPICS.keys().next().value!)
+  PARSED_TOPICS.set(topic, { kind: parsed.kind, id: parsed.id.slice() })
+  return parsed
+}
+
+/** Most topic names whose parse parseTopic keeps (a node is on a few dozen topics; the oldest entry goes). */
+const PARSED_TOPICS_MAX = 256
+// Valid topic names already parsed; callers get fresh copies, so nothing they do reaches the cache.
+const PARSED_TOPICS = new Map<string, { kind: TopicKind; id: Uint8Array }>()
+
+function parseTopicUncached(topic: string): { kind: TopicKind; id: Uint8Array } {
   if (typeof topic !== 'string' || topic.length > 128 || !topic.startsWith(TOPIC_PREFIX)) {
     throw new MalformedError('not a sotto topic')
   }

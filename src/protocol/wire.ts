@@ -119,6 +119,71 @@ export function scanMessage(bytes: Uint8Array, rule: MessageRule, start = 0, end
   return out
 }
 
+/**
+ * A forward reader for the canonical fast paths (decodeCanonicalEnvelope, decodeCanonicalContent): it reads
+ * only what a canonical encoder writes and never throws. Every method returns -1 or false on anything
+ * else (truncation, a non-minimal varint, another byte), and the caller then leaves the bytes to the full
+ * decoder, which finds the exact error.
+ */
+export class CanonicalReader {
+  /** Next byte to read. */
+  pos: number
+
+  /** Reads `bytes[pos, end)`. */
+  constructor(
+    readonly bytes: Uint8Array,
+    pos: number,
+    readonly end: number
+  ) {
+    this.pos = pos
+  }
+
+  /** Consumes the next byte if it is `b`; false (nothing consumed) otherwise. */
+  byte(b: number): boolean {
+    if (this.pos >= this.end || this.bytes[this.pos] !== b) return false
+    this.pos++
+    return true
+  }
+
+  /**
+   * Reads a minimal varint of at most `maxBytes` bytes (at most 8, so the value is below 2^56 and any value
+   * up to Number.MAX_SAFE_INTEGER is exact); -1 when the next bytes are not one.
+   */
+  varint(maxBytes: number): number {
+    let value = 0
+    let scale = 1
+    for (let i = 0; i < maxBytes; i++) {
+      if (this.pos >= this.end) return -1
+      const b = this.bytes[this.pos++]!
+      value += (b & 0x7f) * scale
+      if (b < 0x80) return i > 0 && b === 0 ? -1 : value
+      scale *= 128
+    }
+    return -1
+  }
+
+  /**
+   * Reads a length prefix (a minimal varint of at most 3 bytes) and skips that many bytes; returns the
+   * payload's start, or -1 when the length is not minimal, outside [min, max] or past the end.
+   */
+  payload(min: number, max: number): number {
+    const length = this.varint(3)
+    if (length < min || length > max || length > this.end - this.pos) return -1
+    const start = this.pos
+    this.pos += length
+    return start
+  }
+}
+
+/**
+ * The view the generated protons decoders read from (protons-runtime's withArrayBuffer): `bytes` itself when
+ * it is backed by an ArrayBuffer, else a copy. The fast paths take their fields from it too, so
+ * `view.subarray(..).slice()` gives the same result, of the same class, as the full decoders.
+ */
+export function protonsView(bytes: Uint8Array): Uint8Array {
+  return bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice()
+}
+
 /** Builds a MessageRule from a plain object literal of field rules. */
 export function messageRule(name: string, fields: Record<number, FieldRule>): MessageRule {
   return { name, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) }

@@ -1,0 +1,561 @@
+// The canonical fast paths of decodeEnvelope and decodeContent (decodeCanonicalEnvelope,
+// decodeCanonicalContent) against the decoders they sit in front of. The reference decoders below are the
+// previous decodeEnvelope / decodeContent, kept verbatim (scan, generated codec, field checks, re-encode and
+// compare). On many structured and mutated inputs: (1) the fast path never accepts what the reference
+// rejects, and returns exactly what the reference returns (same values, same classes, same sharing of the
+// input's memory); (2) decodeEnvelope / decodeContent give the reference's verdict: the same value, or an
+// error of the same class; (3) the fast path does accept every canonical text, receipt and envelope.
+import { describe, expect, it } from 'vitest'
+import {
+  type Content,
+  checkAddresses,
+  checkDisplayName,
+  decodeCanonicalContent,
+  decodeContent,
+  type ErrorClass,
+  encodeContent,
+  MAX_CONTENT_BYTES,
+  MAX_CONTROL_BYTES,
+  MAX_GRANT_BYTES,
+  MAX_RECEIPT_IDS,
+  MAX_RELAYS,
+  MAX_TEXT_BYTES,
+  MESSAGE_ID_BYTES,
+  MIN_CONTENT_VERSION,
+  CONTENT_VERSION,
+  MAX_DISPLAY_NAME_BYTES,
+  MAX_ADDRESS_BYTES
+} from '../../src/protocol/content.js'
+import {
+  decodeCanonicalEnvelope,
+  decodeEnvelope,
+  ENVELOPE_BUCKETS,
+  ENVELOPE_VERSION,
+  type Envelope,
+  encodeEnvelope,
+  MAX_COMMUNITY_SEALED_BYTES,
+  MAX_ENVELOPE_BYTES,
+  MAX_PREKEY_HEADER_BYTES,
+  MIN_COMMUNITY_SEALED_BYTES,
+  MIN_ENVELOPE_VERSION,
+  paddingForGap,
+  RATCHET_HEADER_BYTES,
+  TIMESTAMP_GRANULARITY_MS
+} from '../../src/protocol/envelope.js'
+import { MalformedError, OversizedError, ProtocolError } from '../../src/protocol/errors.js'
+import { Content as ContentCodec, ReceiptKind as ReceiptCodec } from '../../src/protocol/gen/content.js'
+import { Envelope as EnvelopeCodec, EnvelopeKind as KindCodec } from '../../src/protocol/gen/envelope.js'
+import {
+  checkVersion,
+  guard,
+  isWellFormed,
+  messageRule,
+  peekVersion,
+  sameBytes,
+  scanMessage,
+  utf8Length,
+  WIRE_LEN,
+  WIRE_VARINT
+} from '../../src/protocol/wire.js'
+import { cat, varint } from './helpers.js'
+
+// --- Reference: the envelope decoder before the fast path (src/protocol/envelope.ts, verbatim) ---------------
+
+const ENVELOPE_RULE = messageRule('Envelope', {
+  1: { wire: WIRE_VARINT },
+  2: { wire: WIRE_VARINT },
+  3: { wire: WIRE_VARINT },
+  4: { wire: WIRE_LEN, maxBytes: MAX_PREKEY_HEADER_BYTES },
+  5: { wire: WIRE_LEN, maxBytes: RATCHET_HEADER_BYTES },
+  6: { wire: WIRE_LEN, maxBytes: MAX_ENVELOPE_BYTES },
+  15: { wire: WIRE_LEN, maxBytes: MAX_ENVELOPE_BYTES }
+})
+
+function nonEmpty(name: string, value: Uint8Array, min = 1, max = MAX_ENVELOPE_BYTES): Uint8Array {
+  if (value.length === 0) throw new MalformedError(`Envelope: ${name} missing`)
+  if (value.length < min || value.length > max) throw new MalformedError(`Envelope: ${name} has a bad length`)
+  return value
+}
+
+function absent(name: string, value: Uint8Array): void {
+  if (value.length !== 0) throw new MalformedError(`Envelope: ${name} not allowed for this kind`)
+}
+
+function referenceDecodeEnvelope(bytes: Uint8Array): Envelope {
+  if (!(bytes instanceof Uint8Array)) throw new MalformedError('Envelope: not bytes')
+  if (bytes.length > MAX_ENVELOPE_BYTES) {
+    throw new OversizedError(`Envelope: ${bytes.length} bytes, limit ${MAX_ENVELOPE_BYTES}`)
+  }
+  checkVersion('Envelope', peekVersion(bytes, 'Envelope'), MIN_ENVELOPE_VERSION, ENVELOPE_VERSION)
+  if (!ENVELOPE_BUCKETS.includes(bytes.length)) throw new MalformedError(`Envelope: size ${bytes.length} is not a bucket`)
+  scanMessage(bytes, ENVELOPE_RULE)
+  const raw = guard('Envelope', () => EnvelopeCodec.decode(bytes))
+  if (raw.timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedError('Envelope: timestamp out of range')
+  const timestamp = Number(raw.timestamp)
+  if (timestamp === 0 || timestamp % TIMESTAMP_GRANULARITY_MS !== 0) throw new MalformedError('Envelope: bad timestamp')
+  let envelope: Envelope
+  switch (raw.kind) {
+    case KindCodec.DIRECT_PREKEY:
+      envelope = {
+        kind: 'direct-prekey',
+        timestamp,
+        prekeyHeader: nonEmpty('prekeyHeader', raw.prekeyHeader).slice(),
+        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader, RATCHET_HEADER_BYTES).slice(),
+        ciphertext: nonEmpty('ciphertext', raw.ciphertext).slice()
+      }
+      break
+    case KindCodec.DIRECT:
+      absent('prekeyHeader', raw.prekeyHeader)
+      envelope = {
+        kind: 'direct',
+        timestamp,
+        ratchetHeader: nonEmpty('ratchetHeader', raw.ratchetHeader, RATCHET_HEADER_BYTES).slice(),
+        ciphertext: nonEmpty('ciphertext', raw.ciphertext).slice()
+      }
+      break
+    case KindCodec.COMMUNITY:
+      absent('prekeyHeader', raw.prekeyHeader)
+      absent('ratchetHeader', raw.ratchetHeader)
+      envelope = { kind: 'community', timestamp, sealed: nonEmpty('sealed', raw.ciphertext, MIN_COMMUNITY_SEALED_BYTES, MAX_COMMUNITY_SEALED_BYTES).slice() }
+      break
+    default:
+      throw new MalformedError('Envelope: unknown kind')
+  }
+  const again = guard('Envelope', () => encodeEnvelope(envelope))
+  if (!sameBytes(again, bytes)) throw new MalformedError('Envelope: non-canonical encoding')
+  return envelope
+}
+
+// --- Reference: the content decoder before the fast path (src/protocol/content.ts, verbatim) -----------------
+
+const TEXT_RULE = messageRule('Text', {
+  1: { wire: WIRE_LEN, maxBytes: MAX_TEXT_BYTES },
+  2: { wire: WIRE_VARINT },
+  3: { wire: WIRE_LEN, maxBytes: MESSAGE_ID_BYTES }
+})
+const RECEIPT_RULE = messageRule('Receipt', {
+  1: { wire: WIRE_VARINT },
+  2: { wire: WIRE_LEN, maxBytes: MESSAGE_ID_BYTES, maxCount: MAX_RECEIPT_IDS }
+})
+const PROFILE_RULE = messageRule('Profile', {
+  1: { wire: WIRE_LEN, maxBytes: MAX_DISPLAY_NAME_BYTES },
+  2: { wire: WIRE_LEN, maxBytes: MAX_ADDRESS_BYTES, maxCount: MAX_RELAYS }
+})
+const CONTENT_RULE = messageRule('Content', {
+  1: { wire: WIRE_VARINT },
+  2: { wire: WIRE_LEN, maxBytes: MAX_CONTENT_BYTES, message: TEXT_RULE },
+  3: { wire: WIRE_LEN, maxBytes: MAX_CONTENT_BYTES, message: RECEIPT_RULE },
+  4: { wire: WIRE_LEN, maxBytes: MAX_GRANT_BYTES },
+  5: { wire: WIRE_LEN, maxBytes: MAX_CONTROL_BYTES },
+  6: { wire: WIRE_LEN, maxBytes: MAX_CONTENT_BYTES, message: PROFILE_RULE }
+})
+
+function checkBytesField(name: string, value: unknown, min: number, max: number, Err: ErrorClass): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new Err(`${name} must be bytes`)
+  if (value.length > max) throw new OversizedError(`${name} is ${value.length} bytes, limit ${max}`)
+  if (value.length < min) throw new Err(`${name} is ${value.length} bytes, expected at least ${min}`)
+}
+
+function validateContent(c: Content, Err: ErrorClass): void {
+  switch (c.type) {
+    case 'text':
+      if (typeof c.body !== 'string' || c.body.length === 0 || !isWellFormed(c.body)) {
+        throw new Err('text body must be a non-empty, well-formed string')
+      }
+      if (utf8Length(c.body) > MAX_TEXT_BYTES) throw new OversizedError(`text body over ${MAX_TEXT_BYTES} bytes`)
+      if (typeof c.sentAt !== 'number' || !Number.isSafeInteger(c.sentAt) || c.sentAt <= 0) {
+        throw new Err('sentAt must be a positive safe integer')
+      }
+      checkBytesField('messageId', c.messageId, MESSAGE_ID_BYTES, MESSAGE_ID_BYTES, Err)
+      return
+    case 'receipt':
+      if (c.receipt !== 'delivered' && c.receipt !== 'read') throw new Err('receipt must be delivered or read')
+      if (!Array.isArray(c.messageIds) || c.messageIds.length === 0) throw new Err('receipt needs message ids')
+      if (c.messageIds.length > MAX_RECEIPT_IDS) throw new OversizedError(`receipt over ${MAX_RECEIPT_IDS} ids`)
+      for (const id of c.messageIds) checkBytesField('messageId', id, MESSAGE_ID_BYTES, MESSAGE_ID_BYTES, Err)
+      return
+    case 'epoch-key-grant':
+      checkBytesField('grant', c.grant, 1, MAX_GRANT_BYTES, Err)
+      return
+    case 'control-statement':
+      checkBytesField('statement', c.statement, 1, MAX_CONTROL_BYTES, Err)
+      return
+    case 'profile':
+      checkDisplayName(c.displayName, Err)
+      checkAddresses('relays', c.relays, MAX_RELAYS, Err)
+      return
+    default:
+      throw new Err('unknown content type')
+  }
+}
+
+function referenceDecodeContent(bytes: Uint8Array): Content {
+  if (!(bytes instanceof Uint8Array)) throw new MalformedError('Content: not bytes')
+  if (bytes.length > MAX_CONTENT_BYTES) throw new OversizedError(`Content: ${bytes.length} bytes, limit ${MAX_CONTENT_BYTES}`)
+  checkVersion('Content', peekVersion(bytes, 'Content'), MIN_CONTENT_VERSION, CONTENT_VERSION)
+  const fields = scanMessage(bytes, CONTENT_RULE)
+  if (fields.filter((f) => f.field >= 2).length !== 1) throw new MalformedError('Content: exactly one body expected')
+  const raw = guard('Content', () => ContentCodec.decode(bytes))
+  let content: Content
+  if (raw.text !== undefined) {
+    if (raw.text.sentAt > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedError('Content: sentAt out of range')
+    content = { type: 'text', body: raw.text.body, sentAt: Number(raw.text.sentAt), messageId: raw.text.messageId.slice() }
+  } else if (raw.receipt !== undefined) {
+    const kind = raw.receipt.kind
+    if (kind !== ReceiptCodec.DELIVERED && kind !== ReceiptCodec.READ) throw new MalformedError('Content: bad receipt kind')
+    content = {
+      type: 'receipt',
+      receipt: kind === ReceiptCodec.DELIVERED ? 'delivered' : 'read',
+      messageIds: raw.receipt.messageIds.map((id) => id.slice())
+    }
+  } else if (raw.epochKeyGrant !== undefined) {
+    content = { type: 'epoch-key-grant', grant: raw.epochKeyGrant.slice() }
+  } else if (raw.controlStatement !== undefined) {
+    content = { type: 'control-statement', statement: raw.controlStatement.slice() }
+  } else if (raw.profile !== undefined) {
+    content = { type: 'profile', displayName: raw.profile.displayName, relays: raw.profile.relays.map((r) => r.slice()) }
+  } else {
+    throw new MalformedError('Content: no body')
+  }
+  validateContent(content, MalformedError)
+  const again = guard('Content', () => encodeContent(content))
+  if (!sameBytes(again, bytes)) throw new MalformedError('Content: non-canonical encoding')
+  return content
+}
+
+// --- Comparison ---------------------------------------------------------------------------------------------
+
+type Verdict = { value: unknown } | { error: string }
+
+function verdict(fn: () => unknown): Verdict {
+  try {
+    return { value: fn() }
+  } catch (err) {
+    if (err instanceof ProtocolError) return { error: err.constructor.name }
+    throw err
+  }
+}
+
+/**
+ * A decoded value as a string: its keys in order, and each byte array as its class, whether it shares the
+ * input's memory, and its bytes.
+ */
+function normal(value: unknown, input: Uint8Array): string {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return `${v.constructor.name}:${v.buffer === input.buffer}:${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}`
+    if (Array.isArray(v)) return v.map(walk)
+    if (typeof v === 'object' && v !== null) return Object.entries(v).map(([k, x]) => [k, walk(x)])
+    return v
+  }
+  return JSON.stringify(walk(value))
+}
+
+function expectSameVerdict(input: Uint8Array, actual: Verdict, expected: Verdict): void {
+  const where = (): string => `input ${Buffer.from(input).toString('hex').slice(0, 160)}`
+  if ('error' in expected || 'error' in actual) {
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) expect.fail(`${where()}: ${JSON.stringify(actual)} != ${JSON.stringify(expected)}`)
+    return
+  }
+  if (normal(actual.value, input) !== normal(expected.value, input)) {
+    expect.fail(`${where()}: ${normal(actual.value, input).slice(0, 300)} != ${normal(expected.value, input).slice(0, 300)}`)
+  }
+}
+
+/** The tally of one comparison run: how many inputs the fast path took, and the verdicts seen. */
+class Tally {
+  fast = 0
+  readonly verdicts = new Map<string, number>()
+  add(fast: boolean, v: Verdict): void {
+    if (fast) this.fast++
+    const key = 'error' in v ? v.error : 'accepted'
+    this.verdicts.set(key, (this.verdicts.get(key) ?? 0) + 1)
+  }
+}
+
+function compare(
+  input: Uint8Array,
+  fast: (b: Uint8Array) => unknown,
+  decode: (b: Uint8Array) => unknown,
+  reference: (b: Uint8Array) => unknown,
+  tally: Tally
+): void {
+  // The same bytes as a plain array, a Buffer, and a view at an offset into a larger buffer.
+  const framed = new Uint8Array(input.length + 7)
+  framed.set(input, 3)
+  for (const form of [input, Buffer.from(input), framed.subarray(3, 3 + input.length)]) {
+    const expected = verdict(() => reference(form))
+    const quick = fast(form)
+    if (quick !== undefined) expectSameVerdict(form, { value: quick }, expected)
+    expectSameVerdict(form, verdict(() => decode(form)), expected)
+    if (form === input) tally.add(quick !== undefined, expected)
+  }
+}
+
+// --- Generators (deterministic) ----------------------------------------------------------------------------
+
+/** mulberry32: a small seeded PRNG, so a failure reproduces. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+class Gen {
+  readonly random: () => number
+  /** Scales the chance of every encoding perturbation (0: clean encodings, for long runs of fields). */
+  noise = 1
+  constructor(seed: number) {
+    this.random = prng(seed)
+  }
+  int(n: number): number {
+    return Math.floor(this.random() * n)
+  }
+  chance(p: number): boolean {
+    return this.random() < p
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n)
+    for (let i = 0; i < n; i++) out[i] = this.int(256)
+    return out
+  }
+  /** A varint, now and then with redundant continuation bytes (non-minimal). */
+  varint(n: number | bigint): Uint8Array {
+    const v = varint(n)
+    if (!this.chance(0.04 * this.noise)) return v
+    const extra = 1 + this.int(2)
+    const out = new Uint8Array(v.length + extra)
+    out.set(v)
+    out[v.length - 1]! |= 0x80
+    for (let i = 0; i < extra - 1; i++) out[v.length + i] = 0x80
+    return out
+  }
+  /** A field: tag (now and then with another wire type), then a varint value or a length-prefixed payload. */
+  field(field: number, value: number | bigint | Uint8Array): Uint8Array {
+    const wire = value instanceof Uint8Array ? 2 : 0
+    const tag = this.varint((field << 3) | (this.chance(0.01 * this.noise) ? this.pick([0, 1, 2, 3, 5]) : wire))
+    if (value instanceof Uint8Array) return cat(tag, this.varint(value.length + (this.chance(0.02 * this.noise) ? this.pick([-1, 1]) : 0)), value)
+    return cat(tag, this.varint(value))
+  }
+  /** A few byte-level mutations (flip, set, insert, delete, truncate), or none. */
+  mutate(input: Uint8Array): Uint8Array {
+    if (!this.chance(0.3)) return input
+    const b = Array.from(input)
+    for (let m = 1 + this.int(3); m > 0; m--) {
+      const i = b.length === 0 ? 0 : this.int(b.length)
+      const op = this.int(5)
+      if (op === 0 && b.length > 0) b[i] = b[i]! ^ (1 << this.int(8))
+      else if (op === 1 && b.length > 0) b[i] = this.pick([0, 1, 0x7f, 0x80, 0xff, this.int(256)])
+      else if (op === 2) b.splice(i, 0, this.int(256))
+      else if (op === 3) b.splice(i, 1)
+      else if (op === 4 && this.chance(0.3)) b.length = i
+    }
+    return Uint8Array.from(b)
+  }
+}
+
+/** Shuffles a few neighbours, drops or doubles a field now and then. */
+function jumble(g: Gen, fields: Uint8Array[]): Uint8Array[] {
+  const out = [...fields]
+  if (out.length > 1 && g.chance(0.04)) {
+    const i = g.int(out.length - 1)
+    ;[out[i], out[i + 1]] = [out[i + 1]!, out[i]!]
+  }
+  if (out.length > 0 && g.chance(0.04)) out.splice(g.int(out.length), 1)
+  if (out.length > 0 && g.chance(0.03)) {
+    const i = g.int(out.length)
+    out.splice(i, 0, out[i]!)
+  }
+  return out
+}
+
+const T = 1_700_000_000_000
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+function envelopeInput(g: Gen): Uint8Array {
+  const kind = g.chance(0.93) ? 1 + g.int(3) : g.pick([0, 4, 127, 128, 2 ** 31])
+  const version = g.chance(0.95) ? 1 : g.pick([0, 2, 129, 2 ** 32, 2n ** 63n])
+  const timestamp: number | bigint = g.chance(0.9)
+    ? T + 1000 * g.int(1000)
+    : g.pick<number | bigint>([0, 999, T + 1, 9007199254740000, 9007199254741000, 2 ** 53, 2n ** 64n - 1n, 1000])
+  // Field sizes: mostly valid, sometimes one off a limit; the ciphertext sized so that the unpadded length
+  // lands anywhere near a bucket edge, including the gaps that padding cannot fill (1, 2, 130, 16387).
+  const prekeyLen = g.chance(0.9) ? 1 + g.int(MAX_PREKEY_HEADER_BYTES) : g.pick([0, MAX_PREKEY_HEADER_BYTES, MAX_PREKEY_HEADER_BYTES + 1])
+  const ratchetLen = g.chance(0.93) ? RATCHET_HEADER_BYTES : g.pick([0, 80, 82, 127, 128])
+  const hasPrekey = kind === 1 ? g.chance(0.97) : g.chance(0.03)
+  const hasRatchet = kind === 1 || kind === 2 ? g.chance(0.97) : g.chance(0.03)
+  const head = 2 + 2 + 7 + (hasPrekey ? prekeyLen + 3 : 0) + (hasRatchet ? ratchetLen + 2 : 0) + 4
+  const target =
+    g.chance(0.03) ? g.pick([49149, 49150, 49148, 65535, 65534, 65536, 65537]) : g.pick([512, 512, 1024, 1024, 2048, 4096]) - g.int(140)
+  let ctLen = Math.max(0, target - head + g.int(9) - 4)
+  if (kind === 3 && g.chance(0.2)) ctLen = g.pick([0, MIN_COMMUNITY_SEALED_BYTES - 1, MIN_COMMUNITY_SEALED_BYTES, MIN_COMMUNITY_SEALED_BYTES + 1])
+  const fields = [
+    g.field(1, version),
+    g.field(2, kind),
+    g.field(3, timestamp),
+    ...(hasPrekey ? [g.field(4, g.bytes(prekeyLen))] : []),
+    ...(hasRatchet ? [g.field(5, g.bytes(ratchetLen))] : []),
+    ...(g.chance(0.97) ? [g.field(6, g.bytes(ctLen))] : []),
+    ...(g.chance(0.01) ? [g.field(g.pick([7, 14, 16]), g.bytes(3))] : [])
+  ]
+  const body = cat(...jumble(g, fields))
+  // Padding: mostly the canonical amount, else another bucket's, one off, non-zero, empty, doubled, absent.
+  let k = -1
+  for (const bucket of ENVELOPE_BUCKETS) {
+    if (bucket < body.length) continue
+    const p = paddingForGap(bucket - body.length)
+    if (p === undefined) continue
+    k = g.chance(0.05) ? (paddingForGap(ENVELOPE_BUCKETS[Math.min(ENVELOPE_BUCKETS.indexOf(bucket) + 1, 7)]! - body.length) ?? p) : p
+    break
+  }
+  if (k < 0) k = g.int(200)
+  const mode = g.int(100)
+  if (mode < 80) k += 0
+  else if (mode < 86) k += g.pick([-2, -1, 1, 2])
+  const padding = new Uint8Array(Math.max(0, k))
+  if (mode >= 86 && mode < 90 && padding.length > 0) padding[g.int(padding.length)] = 1 + g.int(255)
+  let out: Uint8Array
+  if (mode >= 90 && mode < 93) out = body
+  else if (mode >= 93 && mode < 95) out = cat(body, g.field(15, new Uint8Array(0)), padding.length > 0 ? g.field(15, padding) : new Uint8Array(0))
+  else if (mode >= 95 && mode < 97) out = cat(body, g.field(15, padding.subarray(0, Math.max(0, padding.length - 4))), g.field(15, new Uint8Array(1)))
+  else out = padding.length === 0 ? body : cat(body, g.field(15, padding))
+  return g.mutate(out)
+}
+
+/** UTF-8 text pieces, valid and not: ASCII, 2/3/4-byte characters, BOM, noncharacters, overlong forms,
+ * CESU-8 surrogates, code points past U+10FFFF, truncated sequences, stray continuation bytes. */
+const UTF8_PIECES: Uint8Array[] = [
+  Buffer.from('hello '),
+  Buffer.from('é'),
+  Buffer.from('€'),
+  Buffer.from('😀'),
+  Buffer.from('\uFEFF'),
+  Buffer.from('\uFFFE\uFFFF'),
+  Buffer.from('\u0000\u001b[2J'),
+  Uint8Array.of(0xc0, 0x80),
+  Uint8Array.of(0xe0, 0x80, 0xaf),
+  Uint8Array.of(0xed, 0xa0, 0x80),
+  Uint8Array.of(0xed, 0xb0, 0x80),
+  Uint8Array.of(0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80),
+  Uint8Array.of(0xf4, 0x90, 0x80, 0x80),
+  Uint8Array.of(0xf8, 0x88, 0x80, 0x80, 0x80),
+  Uint8Array.of(0xe2, 0x82),
+  Uint8Array.of(0x80),
+  Uint8Array.of(0xff)
+]
+
+function textBody(g: Gen): Uint8Array {
+  if (g.chance(0.02)) return new Uint8Array(0)
+  if (g.chance(0.05)) return new Uint8Array(g.pick([MAX_TEXT_BYTES, MAX_TEXT_BYTES + 1, MAX_TEXT_BYTES - 1])).fill(0x61)
+  const parts: Uint8Array[] = []
+  for (let n = 1 + g.int(8); n > 0; n--) {
+    parts.push(g.chance(0.85) ? UTF8_PIECES[g.int(7)]! : g.pick(UTF8_PIECES))
+  }
+  if (g.chance(0.2)) parts.push(Buffer.from('x'.repeat(g.int(300))))
+  return cat(...parts)
+}
+
+function contentInput(g: Gen): Uint8Array {
+  const version = g.chance(0.95) ? 1 : g.pick([0, 2, 129, 2 ** 32])
+  const type = g.chance(0.85) ? g.pick([2, 2, 3]) : g.pick([4, 5, 6, 7])
+  const idLen = (): number => (g.chance(0.95) ? MESSAGE_ID_BYTES : g.pick([0, 15, 17]))
+  let body: Uint8Array
+  if (type === 2) {
+    const sentAt: number | bigint = g.chance(0.9) ? T + g.int(1e6) : g.pick<number | bigint>([0, 1, MAX_SAFE, MAX_SAFE + 1, 2n ** 64n - 1n, 127, 128])
+    const fields = [g.field(1, textBody(g)), g.field(2, sentAt), g.field(3, g.bytes(idLen()))]
+    if (g.chance(0.01)) fields.push(g.field(4, 1))
+    body = cat(...jumble(g, fields))
+  } else if (type === 3) {
+    const kind = g.chance(0.9) ? 1 + g.int(2) : g.pick([0, 3, 128])
+    const count = g.chance(0.9) ? 1 + g.int(4) : g.pick([0, MAX_RECEIPT_IDS - 1, MAX_RECEIPT_IDS, MAX_RECEIPT_IDS + 1])
+    const badAt = g.chance(0.1) ? g.int(count) : -1 // at most one id of another length
+    if (count > 10) g.noise = 0
+    const ids = Array.from({ length: count }, (_, i) => g.field(2, g.bytes(i === badAt ? idLen() : MESSAGE_ID_BYTES)))
+    g.noise = 1
+    body = cat(...jumble(g, [g.field(1, kind), ...ids]))
+  } else if (type === 6) {
+    body = cat(g.field(1, Buffer.from(g.pick(['Ada', '', 'a\u0007', 'é'.repeat(40)]))), g.field(2, g.bytes(1 + g.int(9))))
+  } else {
+    body = g.bytes(g.int(40))
+  }
+  const fields = [g.field(1, version), g.field(type, body)]
+  if (g.chance(0.03)) fields.push(g.field(g.pick([2, 3, 4]), g.bytes(16)))
+  return g.mutate(cat(...jumble(g, fields)))
+}
+
+// --- Tests --------------------------------------------------------------------------------------------------
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 3000)
+
+describe('canonical envelope fast path', () => {
+  it('agrees with the reference decoder on structured and mutated envelopes', () => {
+    const g = new Gen(0x5eed01)
+    const tally = new Tally()
+    for (let i = 0; i < RUNS; i++) compare(envelopeInput(g), decodeCanonicalEnvelope, decodeEnvelope, referenceDecodeEnvelope, tally)
+    // The generator reaches both sides: many accepted via the fast path, and every rejection class.
+    if (process.env.SHOW_TALLY) console.log(tally)
+    expect(tally.fast).toBeGreaterThan(RUNS / 8)
+    expect(tally.verdicts.get('accepted')).toBe(tally.fast)
+    for (const cls of ['MalformedError', 'OversizedError', 'UnsupportedVersionError']) expect(tally.verdicts.get(cls)).toBeGreaterThan(0)
+  })
+
+  it('takes every canonical envelope (each kind, sizes across the buckets)', () => {
+    const g = new Gen(0x5eed02)
+    for (let i = 0; i < 300; i++) {
+      const timestamp = 1000 * (1 + g.int(2 ** 40))
+      const ct = g.bytes(1 + g.int(g.chance(0.1) ? 60000 : 3000))
+      const env: Envelope = g.pick([
+        { kind: 'direct', timestamp, ratchetHeader: g.bytes(81), ciphertext: ct },
+        { kind: 'direct-prekey', timestamp, prekeyHeader: g.bytes(1 + g.int(MAX_PREKEY_HEADER_BYTES)), ratchetHeader: g.bytes(81), ciphertext: ct },
+        { kind: 'community', timestamp, sealed: cat(g.bytes(MIN_COMMUNITY_SEALED_BYTES), ct.subarray(0, 60000)) }
+      ])
+      let encoded: Uint8Array
+      try {
+        encoded = encodeEnvelope(env)
+      } catch {
+        continue // no bucket for it
+      }
+      expect(normal(decodeCanonicalEnvelope(encoded), encoded)).toBe(normal(env, encoded))
+    }
+  })
+})
+
+describe('canonical content fast path', () => {
+  it('agrees with the reference decoder on structured and mutated content', () => {
+    const g = new Gen(0x5eed03)
+    const tally = new Tally()
+    for (let i = 0; i < RUNS; i++) compare(contentInput(g), decodeCanonicalContent, decodeContent, referenceDecodeContent, tally)
+    if (process.env.SHOW_TALLY) console.log(tally)
+    expect(tally.fast).toBeGreaterThan(RUNS / 8)
+    expect(tally.verdicts.get('accepted')).toBeGreaterThan(tally.fast) // other types go the full way
+    for (const cls of ['MalformedError', 'OversizedError', 'UnsupportedVersionError']) expect(tally.verdicts.get(cls)).toBeGreaterThan(0)
+  })
+
+  it('takes every canonical text and receipt', () => {
+    const g = new Gen(0x5eed04)
+    const chars = ['a', 'é', '€', '😀', '\uFEFF', ' ', '\n']
+    for (let i = 0; i < 500; i++) {
+      const content: Content = g.chance(0.7)
+        ? {
+            type: 'text',
+            body: Array.from({ length: 1 + g.int(g.chance(0.05) ? 4000 : 50) }, () => g.pick(chars)).join(''),
+            sentAt: 1 + g.int(2 ** 52),
+            messageId: g.bytes(MESSAGE_ID_BYTES)
+          }
+        : {
+            type: 'receipt',
+            receipt: g.pick(['delivered', 'read'] as const),
+            messageIds: Array.from({ length: 1 + g.int(g.chance(0.1) ? MAX_RECEIPT_IDS : 5) }, () => g.bytes(MESSAGE_ID_BYTES))
+          }
+      const encoded = encodeContent(content)
+      expect(normal(decodeCanonicalContent(encoded), encoded)).toBe(normal(content, encoded))
+    }
+  })
+})
