@@ -247,6 +247,7 @@ function strictUtf8(bytes: Uint8Array): string | undefined {
  * gives undefined (it never throws), and decodeContent decodes it in full, to accept it or find the error.
  */
 export function decodeCanonicalContent(bytes: Uint8Array): Content | undefined {
+  if (!(bytes instanceof Uint8Array)) return undefined
   const n = bytes.length
   if (n > MAX_CONTENT_BYTES) return undefined
   const view = protonsView(bytes)

@@ -224,6 +224,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
  * never throws), and decodeEnvelope decodes it in full, to accept it or to find the exact error.
  */
 export function decodeCanonicalEnvelope(bytes: Uint8Array): Envelope | undefined {
+  if (!(bytes instanceof Uint8Array)) return undefined
   const n = bytes.length
   if (!ENVELOPE_BUCKETS.includes(n)) return undefined
   const view = protonsView(bytes)

@@ -559,3 +559,14 @@ describe('canonical content fast path', () => {
     }
   })
 })
+
+describe('fast paths on what is not bytes', () => {
+  it('return undefined (decodeEnvelope and decodeContent then throw MalformedError, as before)', () => {
+    for (const v of [null, undefined, 'x', 42, [8, 1], {}]) {
+      expect(decodeCanonicalEnvelope(v as never)).toBeUndefined()
+      expect(decodeCanonicalContent(v as never)).toBeUndefined()
+      expect(() => decodeEnvelope(v as never)).toThrow(MalformedError)
+      expect(() => decodeContent(v as never)).toThrow(MalformedError)
+    }
+  })
+})
