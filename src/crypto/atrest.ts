@@ -238,6 +238,19 @@ function recordAd(recordKey: Uint8Array): Uint8Array {
   return concatBytes(recordLabel, recordKey)
 }
 
+/** label || recordKey for sealing, in one reused buffer (aeadEncrypt copies its arguments before returning). */
+let sealAd = new Uint8Array(0)
+
+function sealAdFor(recordKey: Uint8Array): Uint8Array {
+  const length = recordLabel.length + recordKey.length
+  if (sealAd.length < length) {
+    sealAd = new Uint8Array(Math.max(length, 128))
+    sealAd.set(recordLabel)
+  }
+  sealAd.set(recordKey, recordLabel.length)
+  return sealAd.subarray(0, length)
+}
+
 /**
  * Seals a record value (§10.2): `u8(1) || nonce[24] || AEAD-Enc(sealKey, nonce, value, label || recordKey)`.
  * Binding the record key as associated data makes a value moved to another key fail to open.
@@ -249,17 +262,32 @@ export function sealRecord(
   value: Uint8Array,
   opts: { nonce?: Uint8Array } = {}
 ): Uint8Array {
+  checkBytes('value', value)
+  const out = new Uint8Array(SEALED_RECORD_OVERHEAD + value.length)
+  sealRecordInto(dbKey, recordKey, value, opts.nonce ?? recordNonce(), out)
+  return out
+}
+
+/**
+ * sealRecord writing into `out`, which must be exactly `SEALED_RECORD_OVERHEAD + value.length` bytes (the
+ * store seals many small records per write and places them without an allocation each). Same bytes.
+ */
+export function sealRecordInto(
+  dbKey: DatabaseKey | Uint8Array,
+  recordKey: Uint8Array,
+  value: Uint8Array,
+  nonce: Uint8Array,
+  out: Uint8Array
+): void {
   const key = asDatabaseKey(dbKey)
   checkBytes('recordKey', recordKey)
   checkBytes('value', value)
-  const nonce = opts.nonce ?? recordNonce()
   checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
-  const ct = aeadEncrypt(key.sealKeyBytes(), nonce, value, recordAd(recordKey))
-  const out = new Uint8Array(1 + AEAD_NONCE_BYTES + ct.length)
+  checkBytes('out', out, SEALED_RECORD_OVERHEAD + value.length)
+  const ct = aeadEncrypt(key.sealKeyBytes(), nonce, value, sealAdFor(recordKey))
   out[0] = SEALED_RECORD_VERSION
   out.set(nonce, 1)
   out.set(ct, 1 + AEAD_NONCE_BYTES)
-  return out
 }
 
 /**

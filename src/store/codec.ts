@@ -50,11 +50,33 @@ export function localKey(name: LocalName): Uint8Array {
   return concatBytes(Uint8Array.of(NS.local), utf8(name))
 }
 
+/** Slab size and the largest array carved from a slab (see allocBytes). */
+const SLAB_BYTES = 64 * 1024
+const SLAB_MAX_ALLOC = 4096
+let slab = new ArrayBuffer(0)
+let slabUsed = 0
+
+/**
+ * A zero-filled byte array for keys and sealed values. Arrays up to 4 KiB are views into shared 64 KiB
+ * slabs, handed out once each and never reused (a slab is freed when no view into it is left): an ArrayBuffer
+ * of its own per array (a dozen per received message) cost more than the bytes written into them.
+ */
+export function allocBytes(length: number): Uint8Array {
+  if (length > SLAB_MAX_ALLOC) return new Uint8Array(length)
+  if (slabUsed + length > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = new Uint8Array(slab, slabUsed, length)
+  slabUsed += length
+  return out
+}
+
 /** `ns || parts...`. */
 export function recordKey(ns: number, ...parts: Uint8Array[]): Uint8Array {
   let length = 1
   for (const p of parts) length += p.length
-  const out = new Uint8Array(length)
+  const out = allocBytes(length)
   out[0] = ns
   let offset = 1
   for (const p of parts) {
@@ -177,12 +199,47 @@ export function jsonText(value: StoreValue): string {
 
 const textEncoder = new TextEncoder()
 
-/** `0x01 || UTF-8(text)`: the plaintext of a JSON value whose text jsonText made. */
-export function encodeJsonText(text: string): Uint8Array {
-  const out = new Uint8Array(1 + Buffer.byteLength(text, 'utf8'))
-  out[0] = TAG_JSON
-  textEncoder.encodeInto(text, out.subarray(1))
-  return out
+/**
+ * Encodes plaintexts into one reused buffer, for a commit that seals each value right away: no array per
+ * value. A result is valid until the next call; wipe() zeroes what the last one used.
+ */
+export class PlainScratch {
+  #buf = new Uint8Array(4096)
+  #used = 0
+
+  #room(length: number): Uint8Array {
+    if (this.#buf.length < length) this.#buf = new Uint8Array(Math.max(length, 2 * this.#buf.length))
+    return this.#buf
+  }
+
+  /** encodeValue(value), into the scratch buffer. */
+  encode(value: StoreValue): Uint8Array {
+    if (!(value instanceof Uint8Array)) return this.json(jsonText(value))
+    const buf = this.#room(1 + value.length)
+    buf[0] = TAG_BYTES
+    buf.set(value, 1)
+    return this.#result(1 + value.length)
+  }
+
+  /** `0x01 || UTF-8(text)` for a JSON text that jsonText made, into the scratch buffer. */
+  json(text: string): Uint8Array {
+    // Room for the longest UTF-8 of `text` (3 bytes per UTF-16 unit), so that encodeInto never stops short.
+    const buf = this.#room(1 + 3 * text.length)
+    buf[0] = TAG_JSON
+    return this.#result(1 + textEncoder.encodeInto(text, buf.subarray(1)).written)
+  }
+
+  #result(length: number): Uint8Array {
+    if (length > this.#used) this.#used = length
+    return this.#buf.subarray(0, length)
+  }
+
+  /** Zeroes every byte used since the last wipe (and lets go of a buffer grown past 64 KiB). */
+  wipe(): void {
+    this.#buf.fill(0, 0, this.#used)
+    this.#used = 0
+    if (this.#buf.length > 64 * 1024) this.#buf = new Uint8Array(4096)
+  }
 }
 
 function fromJsonable(value: unknown): StoreValue {
@@ -206,7 +263,11 @@ export function encodeValue(value: StoreValue): Uint8Array {
     out.set(value, 1)
     return out
   }
-  return encodeJsonText(jsonText(value))
+  const text = utf8(jsonText(value))
+  const out = new Uint8Array(1 + text.length)
+  out[0] = TAG_JSON
+  out.set(text, 1)
+  return out
 }
 
 /** Decodes plaintext bytes made by encodeValue. */

@@ -9,17 +9,17 @@ import {
   DatabaseKey,
   DEFAULT_ARGON2,
   openRecord,
-  sealRecord,
+  SEALED_RECORD_OVERHEAD,
+  sealRecordInto,
   unwrapDatabaseKey,
   wrapDatabaseKey
 } from '../crypto/atrest.js'
 import { AEAD_NONCE_BYTES, concatBytes, randomBytes } from '../crypto/primitives.js'
 import {
+  allocBytes,
   blind,
   COMMUNITY_SUB,
   decodeValue,
-  encodeJsonText,
-  encodeValue,
   jsonText,
   type LocalName,
   localKey,
@@ -27,6 +27,7 @@ import {
   META_VERSION_KEY,
   NS,
   namespaceName,
+  PlainScratch,
   prefixEnd,
   readU32,
   readU64,
@@ -83,9 +84,11 @@ function keyText(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
 }
 
-/** A copy of caller-owned bytes (the typed-array constructor copies in one step; Uint8Array.from iterates). */
+/** A copy of caller-owned bytes, kept until the commit (allocBytes: no ArrayBuffer of its own). */
 function copyOf(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes)
+  const out = allocBytes(bytes.length)
+  out.set(bytes)
+  return out
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -131,9 +134,9 @@ function asValue(record: object): StoreValue {
 
 /**
  * A write collected by a commit: the value (what reads inside the commit see), or null for a delete, and
- * optionally its plaintext encoding when the operation already made it (it is then not encoded again).
+ * optionally its JSON text when the operation already made it (it is then not encoded again).
  */
-type Write = { key: Uint8Array; value: StoreValue | null; plain?: Uint8Array }
+type Write = { key: Uint8Array; value: StoreValue | null; json?: string }
 
 /** A commit in progress: reads see the commit's own earlier writes; writes are collected per key. */
 class Tx {
@@ -151,9 +154,9 @@ class Tx {
     return this.core.readRecord(key)
   }
 
-  /** `plain`, when given, must be encodeValue(value). */
-  put(key: Uint8Array, value: StoreValue, plain?: Uint8Array): void {
-    this.overlay.set(keyText(key), plain === undefined ? { key, value } : { key, value, plain })
+  /** `json`, when given, must be jsonText(value). */
+  put(key: Uint8Array, value: StoreValue, json?: string): void {
+    this.overlay.set(keyText(key), json === undefined ? { key, value } : { key, value, json })
   }
 
   del(key: Uint8Array): void {
@@ -376,7 +379,7 @@ class SealedBatch implements StoreBatch {
         seq = await this.#core.nextSeq(tx, fields.conversation)
       }
       const record: MessageRecord = { ...fields, seq }
-      tx.put(this.#core.keys.message(fields.conversation, seq), asValue(record), encodeJsonText(`${text.slice(0, -1)},"seq":${seq}}`))
+      tx.put(this.#core.keys.message(fields.conversation, seq), asValue(record), `${text.slice(0, -1)},"seq":${seq}}`)
       tx.put(idKey, { conversation: fields.conversation, seq })
       tx.messages.push(record)
     })
@@ -584,6 +587,7 @@ export class SealedStore implements Store {
   readonly #seqCache = new Map<string, number>()
   readonly #getSync: boolean
   readonly #nonces = new NoncePool()
+  readonly #plain = new PlainScratch()
 
   protected constructor(db: BinaryLevel, location: string, dbKey: DatabaseKey, schemaVersion: number, argon2: Argon2idParams) {
     this.db = db
@@ -710,9 +714,19 @@ export class SealedStore implements Store {
       const tx = new Tx(this)
       for (const op of ops) await op(tx)
       const levelOps: LevelOp[] = [...raw]
-      for (const { key, value, plain } of tx.overlay.values()) {
-        if (value === null) levelOps.push({ type: 'del', key })
-        else levelOps.push({ type: 'put', key, value: sealRecord(this.#dbKey, key, plain ?? encodeValue(value), { nonce: this.#nonces.take() }) })
+      try {
+        for (const { key, value, json } of tx.overlay.values()) {
+          if (value === null) {
+            levelOps.push({ type: 'del', key })
+            continue
+          }
+          const plain = json === undefined ? this.#plain.encode(value) : this.#plain.json(json)
+          const sealed = allocBytes(SEALED_RECORD_OVERHEAD + plain.length)
+          sealRecordInto(this.#dbKey, key, plain, this.#nonces.take(), sealed)
+          levelOps.push({ type: 'put', key, value: sealed })
+        }
+      } finally {
+        this.#plain.wipe()
       }
       if (levelOps.length > 0) await this.db.batch(levelOps)
       for (const [conversation, next] of tx.seq) this.#seqCache.set(conversation, next)

@@ -3,9 +3,9 @@
 // (values encoded once, flat records without a copy, keys built in one buffer) must write the same bytes.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { blindKey, DatabaseKey, openRecord, unwrapDatabaseKey } from '../../src/crypto/atrest.js'
+import { blindKey, DatabaseKey, openRecord, SEALED_RECORD_OVERHEAD, sealRecord, sealRecordInto, unwrapDatabaseKey } from '../../src/crypto/atrest.js'
 import { blake2b } from '../../src/crypto/primitives.js'
-import { encodeValue, jsonText, u64 } from '../../src/store/codec.js'
+import { allocBytes, encodeValue, jsonText, PlainScratch, u64 } from '../../src/store/codec.js'
 import type { NewMessage, StoreValue } from '../../src/store/types.js'
 import { id32, memoryHarness, PASSPHRASE } from './harness.js'
 
@@ -90,6 +90,48 @@ describe('value encoding against the reference (§10.5)', () => {
       }),
       { numRuns: 300 }
     )
+  })
+})
+
+describe('allocation-free helpers of a commit', () => {
+  it('PlainScratch gives encodeValue bytes for any sequence of values, and wipe zeroes what was used', () => {
+    const scratch = new PlainScratch()
+    fc.assert(
+      fc.property(fc.array(fc.oneof(jsonValue, fc.uint8Array({ maxLength: 9000 })), { minLength: 1, maxLength: 6 }), (values) => {
+        for (const v of values) expect(hex(scratch.encode(v))).toBe(hex(refValue(v)))
+        const last = scratch.encode(values[0] as StoreValue)
+        scratch.wipe()
+        expect(last.every((b) => b === 0)).toBe(true)
+      }),
+      { numRuns: 200 }
+    )
+    expect(hex(scratch.json('{"a":"\u00e9"}'))).toBe(hex(refValue({ a: '\u00e9' })))
+  })
+
+  it('allocBytes hands out zeroed arrays that never overlap, small ones from slabs', () => {
+    const arrays = Array.from({ length: 3000 }, (_, i) => allocBytes((i * 37) % 300))
+    arrays.push(allocBytes(5000), allocBytes(4096))
+    for (const [i, a] of arrays.entries()) {
+      expect(a.every((b) => b === 0)).toBe(true)
+      a.fill((i % 255) + 1)
+    }
+    for (const [i, a] of arrays.entries()) expect(a.every((b) => b === (i % 255) + 1)).toBe(true)
+    expect(allocBytes(5000).buffer.byteLength).toBe(5000)
+  })
+
+  it('sealRecordInto writes the bytes of sealRecord, and only into an array of the exact length', () => {
+    const key = DatabaseKey.fromBytes(new Uint8Array(32).fill(3))
+    const nonce = new Uint8Array(24).fill(4)
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 80 }), fc.uint8Array({ maxLength: 3000 }), (recordKey, value) => {
+        const out = allocBytes(SEALED_RECORD_OVERHEAD + value.length)
+        sealRecordInto(key, recordKey, value, nonce, out)
+        expect(hex(out)).toBe(hex(sealRecord(key, recordKey, value, { nonce })))
+        expect(hex(openRecord(key, recordKey, out))).toBe(hex(value))
+      }),
+      { numRuns: 200 }
+    )
+    expect(() => sealRecordInto(key, Uint8Array.of(1), Uint8Array.of(2), nonce, new Uint8Array(SEALED_RECORD_OVERHEAD))).toThrow('out must be')
   })
 })
 
