@@ -279,10 +279,13 @@ function compare(
   reference: (b: Uint8Array) => unknown,
   tally: Tally
 ): void {
-  // The same bytes as a plain array, a Buffer, and a view at an offset into a larger buffer.
+  // The same bytes as a plain array, a Buffer, a view at an offset into a larger buffer, and an array on
+  // a SharedArrayBuffer (which protons copies first).
   const framed = new Uint8Array(input.length + 7)
   framed.set(input, 3)
-  for (const form of [input, Buffer.from(input), framed.subarray(3, 3 + input.length)]) {
+  const shared = new Uint8Array(new SharedArrayBuffer(input.length))
+  shared.set(input)
+  for (const form of [input, Buffer.from(input), framed.subarray(3, 3 + input.length), shared]) {
     const expected = verdict(() => reference(form))
     const quick = fast(form)
     if (quick !== undefined) expectSameVerdict(form, { value: quick }, expected)
