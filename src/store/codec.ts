@@ -182,7 +182,8 @@ function isFlatRecord(value: StoreValue): boolean {
   if (proto !== Object.prototype && proto !== null) return false
   const obj = value as Record<string, unknown>
   for (const k of Object.keys(obj)) {
-    if (k === BYTES_KEY) return false
+    // An own "__proto__" member (from JSON.parse) is one toJsonable's copy does not keep: leave it to toJsonable.
+    if (k === BYTES_KEY || k === '__proto__') return false
     const v = obj[k]
     const t = typeof v
     if (t === 'string' || t === 'boolean' || v === null || v === undefined) continue

@@ -78,6 +78,8 @@ describe('value encoding against the reference (§10.5)', () => {
     expect(() => encodeValue({ a: [1, { b: Number.POSITIVE_INFINITY }] })).toThrow('value.a[1].b is not a finite number')
     expect(() => encodeValue({ $bytes: 'x' })).toThrow('value uses the reserved key $bytes')
     expect(() => encodeValue({ a: () => 1 } as unknown as StoreValue)).toThrow('value.a cannot be stored (function)')
+    // An own "__proto__" member (JSON.parse makes one) is left out, as before.
+    expect(jsonText(JSON.parse('{"a":1,"__proto__":{"b":2}}') as StoreValue)).toBe('{"a":1}')
     // An object with its own toJSON (a class instance, a Date) is stored by its members, as before.
     expect(jsonText(new Date(0) as unknown as StoreValue)).toBe('{}')
   })
