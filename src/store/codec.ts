@@ -97,12 +97,10 @@ export function u32(n: number): Uint8Array {
 /** u64be of a non-negative safe integer. */
 export function u64(n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidStoreValueError(`not a non-negative safe integer: ${n}`)
-  // Two u32 halves: a safe integer is below 2^53, and no BigInt is made per key.
-  const out = new Uint8Array(8)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, Math.floor(n / 0x100000000))
-  view.setUint32(4, n >>> 0)
-  return out
+  // Two u32 halves (a safe integer is below 2^53), byte by byte: no BigInt or DataView per key.
+  const hi = Math.floor(n / 0x100000000)
+  const lo = n >>> 0
+  return Uint8Array.of(hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff)
 }
 
 /** Reads a u64be at `offset` as a number. */
