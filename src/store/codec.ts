@@ -196,6 +196,14 @@ export function jsonText(value: StoreValue): string {
   return JSON.stringify(isFlatRecord(value) ? value : toJsonable(value, undefined))
 }
 
+/**
+ * The JSON text of a flat record (see isFlatRecord), else undefined. A flat record's text is final when it
+ * is made: its members are immutable values, so a later change by the caller cannot reach them.
+ */
+export function flatJsonText(value: StoreValue): string | undefined {
+  return isFlatRecord(value) ? JSON.stringify(value) : undefined
+}
+
 const textEncoder = new TextEncoder()
 
 /**

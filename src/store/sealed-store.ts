@@ -20,6 +20,7 @@ import {
   blind,
   COMMUNITY_SUB,
   decodeValue,
+  flatJsonText,
   jsonText,
   type LocalName,
   localKey,
@@ -364,9 +365,12 @@ class SealedBatch implements StoreBatch {
     checkTime('message.sentAt', message.sentAt)
     checkTime('message.receivedAt', message.receivedAt)
     const { seq: _ignored, ...fields } = message as NewMessage & { seq?: number }
-    // Encoded once, here (which also validates): the stored record is `{...fields, seq}`, whose JSON text is
-    // this one with `,"seq":N` before the closing brace (fields has at least `id`; JSON has no spaces).
-    const text = jsonText(asValue(fields))
+    // A flat message (every member a string, number, boolean or null: every message the app writes) is encoded
+    // once, here: the stored record is `{...fields, seq}`, whose JSON text is this one with `,"seq":N` before
+    // the closing brace (fields has at least `id`; JSON has no spaces). Any other is validated here and encoded
+    // at commit, as before (a nested member is read as it is then).
+    const text = flatJsonText(asValue(fields))
+    if (text === undefined) jsonText(asValue(fields))
     return this.#add(async (tx) => {
       const idKey = this.#core.keys.messageId(fields.id)
       const existing = (await tx.get(idKey)) as { conversation: string; seq: number } | undefined
@@ -379,7 +383,9 @@ class SealedBatch implements StoreBatch {
         seq = await this.#core.nextSeq(tx, fields.conversation)
       }
       const record: MessageRecord = { ...fields, seq }
-      tx.put(this.#core.keys.message(fields.conversation, seq), asValue(record), `${text.slice(0, -1)},"seq":${seq}}`)
+      const key = this.#core.keys.message(fields.conversation, seq)
+      if (text === undefined) tx.put(key, asValue(record))
+      else tx.put(key, asValue(record), `${text.slice(0, -1)},"seq":${seq}}`)
       tx.put(idKey, { conversation: fields.conversation, seq })
       tx.messages.push(record)
     })

@@ -138,6 +138,19 @@ describe('allocation-free helpers of a commit', () => {
 })
 
 describe('records of a received community message (§10.6)', () => {
+  it('a message with a nested member is encoded at commit, as before (the flat ones when putMessage is called)', async () => {
+    const h = memoryHarness()
+    const store = await h.open()
+    const extra = { tag: 'at the call' }
+    const message = { id: 'x', conversation: 'c', direction: 'in', sender: 's', text: 't', sentAt: 1, receivedAt: 2, status: 'received' } as const
+    const b = store.batch().putMessage({ ...message, extra }).putMessage({ ...message, id: 'y' })
+    extra.tag = 'at commit'
+    await b.commit()
+    expect((await store.getMessage('x'))?.extra).toEqual({ tag: 'at commit' })
+    expect(await store.getMessage('y')).toEqual({ ...message, id: 'y', seq: 2 })
+    await store.close()
+  })
+
   it('writes exactly the reference keys and plaintexts, once per message', async () => {
     const h = memoryHarness()
     const store = await h.open()
