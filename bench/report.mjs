@@ -243,7 +243,9 @@ member's app reports the message decrypted and stored (its subscribe listener). 
 ${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh, payloads of
 ${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's message event; no
 crypto, no storage. Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
-everywhere.
+everywhere; the sender starts each send without waiting for the one before to return, on both sides (gossipsub's
+publish returns at once; sotto's send returns once the text is stored, and texts sent meanwhile are sealed and
+stored in one batch).
 
 | measure | sotto | raw gossipsub | ratio |
 | --- | --- | --- | --- |
@@ -293,19 +295,30 @@ receive path). A/B of the code alone (the day's earlier code, 6e194fe, against t
 has other engineers' changes of the morning; same benchmark, alternating, 6 runs each, load average 5-8): no
 difference beyond the noise, medians 2,464 and 2,767 µs per delivery, ranges 2,142-3,168 and 2,379-3,411.
 
-What remains (CPU profile of the throughput phase, \`BENCH_E2E_PROFILE\`, read with bench/profile-summary.mjs;
-300-400 messages): about 55 % of sotto's time is libp2p (yamux, noise, gossipsub, sockets), the same work per
-gossip message as in the raw run (about 5.7 copies of each message reach each node either way) but about 1.5x its cost per
-delivery: sotto's event loop waits for each receiver's LevelDB write (a thread-pool round trip), so sockets are
-read in small pieces (13,759 reads of about 1.5 KB against 937 of about 18 KB for 300 messages), and every read
-pays the stack's fixed costs. Then the store, about 16 % (a received message's commit alone costs about 220 µs
-of CPU: three sealed reads, about six sealed records, one LevelDB batch; handing that batch to the thread pool took
-p50 0.09 ms but p90 1.3 ms of wall time on the loaded machine, as waking a worker lets the scheduler switch away
-from the event loop); the crypto the design requires, about 9 % (one Ed25519 signing for the holder check, one
-identity verification, AEAD); decoding, checks and the app's bookkeeping about 7 %; garbage collection about 5 %.
-libp2p's peer store in LevelDB no longer costs anything visible once connections stop churning. With one process
-per node (the second table) the processes compete for the 2 cores and every hop wakes another process: both sides cost more
-per delivery, and the wall-clock ratios there swing the most with the machine's other work.`,
+Third pass (2026-11-26 afternoon, src/app, bench): the sustained phase used to await each \`send\` before starting the
+next, while gossipsub's publish returns at once: sotto's sender thus had one text in flight (its store write) where
+raw gossipsub had the whole window, and every receiver got one message per event-loop turn, so sockets were read in
+small pieces (about 15x more reads than raw gossipsub) and each read paid libp2p's fixed costs. Both sides now
+keep the window full, and texts sent while an earlier one is being stored are sealed, stored in one batch and
+published together (\`Sotto#drainSends\`); on 400-message runs this took sotto from 54-60 to 82-99 messages/s and from
+2,121-2,677 to 1,353-1,637 µs of CPU per delivery, against 126-134 messages/s and 968-1,037 µs for raw gossipsub.
+Receiving got cheaper too (src/protocol, src/store; same verdicts, same bytes on disk): canonical fast paths decode
+an envelope in about 2 µs instead of 11 and a text content in about 0.7 µs instead of 10 (anything else still goes
+through the full decoders), and a received message's commit encodes each record once, into reused buffers
+(the store's own code, LevelDB write left out, 52 -> 33 µs per message). \`node bench/receive-path.mjs\` times the stages
+of one received message without libp2p.
+
+What remains: the p50 of one message at a time, in one process. A timeline of single messages (timestamps at
+send, publish, each arrival, each store commit) shows why it is the hardest row: all ${e.nodes} nodes share one
+thread, and the thread-pool completions of the receivers' LevelDB writes are handled only once that thread has
+worked through the whole gossip cascade of the message (every copy of it at every node, about 5.7 per node), so
+"stored on all others" comes after the cascade, plus every receiver's own work (decrypt, verify, store: about
+0.4-0.6 ms each there, ${e.nodes - 1} of them in a row on the same thread); raw gossipsub's delivery event fires inside the
+cascade, at each node's first copy. With a pause between messages both sides get faster but the ratio gets worse
+(raw about 6 ms, sotto about 19 ms), so the row is bounded by sotto's per-receiver work, not by waiting. With one
+process per node the receivers work in parallel, and that table's p50 is the one that reflects a real deployment.
+With one process per node the processes compete for the 2 cores and every hop wakes another process: both sides
+cost more per delivery, and the wall-clock ratios there swing the most with the machine's other work.`,
       after('End to end')
     )
   }

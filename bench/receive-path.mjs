@@ -1,0 +1,52 @@
+// Scratch micro-benchmark of one received community message, stage by stage (validate, open, content decode,
+// batch building, commit), without libp2p: node bench/receive-path.mjs [N]. Not part of npm run bench.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openLevelStore } from '../dist/store/index.js'
+import { CommunityEpoch, SenderChainState, CommunityReceiverState, sealCommunityMessage, openCommunityMessage } from '../dist/crypto/community.js'
+import { IdentityKeyPair } from '../dist/crypto/identity.js'
+import { randomBytes, toHex, utf8 } from '../dist/crypto/primitives.js'
+import { coarseTimestamp, communityTopic, decodeContent, encodeContent, encodeEnvelope, envelopeId, validateTopicEnvelope } from '../dist/protocol/index.js'
+const ARGON2 = { opsLimit: 1, memLimit: 8192 }
+const home = mkdtempSync(join(tmpdir(), 'recv-'))
+const store = await openLevelStore(join(home, 's'), 'bench', { create: true, argon2: ARGON2 })
+const epoch = CommunityEpoch.create()
+const id = IdentityKeyPair.generate()
+let sender = SenderChainState.create(epoch, id.publicKey.signingKey)
+const N = Number(process.argv[2] ?? 3000)
+const envs = []
+const topic = communityTopic(epoch.topicId)
+for (let i = 0; i < N; i++) {
+  const sentAt = Date.now() + i
+  const s = sealCommunityMessage(epoch, sender, id, encodeContent({ type: 'text', body: 'x'.repeat(200), sentAt, messageId: randomBytes(16) }), sentAt)
+  sender = s.state
+  envs.push(encodeEnvelope({ kind: 'community', timestamp: coarseTimestamp(), sealed: s.sealed }))
+}
+let states = CommunityReceiverState.create(epoch)
+const cid = toHex(randomBytes(16))
+const T = { validate: 0, open: 0, content: 0, batch: 0, commit: 0 }
+const t00 = performance.now()
+const cpu0 = process.cpuUsage()
+for (const bytes of envs) {
+  let t = performance.now()
+  const env = validateTopicEnvelope(topic, bytes, { checkTopicSignature: (s) => epoch.checkTopicSignature(s) })
+  T.validate += performance.now() - t; t = performance.now()
+  const opened = openCommunityMessage(epoch, states, env.sealed, { topicSignatureChecked: true })
+  T.open += performance.now() - t; t = performance.now()
+  const content = decodeContent(opened.body)
+  T.content += performance.now() - t; t = performance.now()
+  const b = store.batch()
+  b.putEnvelope(utf8(topic), envelopeId(bytes), env.timestamp, bytes)
+  b.putMessage({ id: toHex(content.messageId), conversation: cid, direction: 'in', sender: toHex(opened.senderKey), text: content.body, sentAt: opened.timestamp, receivedAt: Date.now(), status: 'received' }, { ifNew: true })
+  b.setChainState(cid, 'recv:0', opened.states.serialize())
+  T.batch += performance.now() - t; t = performance.now()
+  await b.commit()
+  T.commit += performance.now() - t
+  states = opened.states
+}
+const wall = performance.now() - t00
+const cpu = process.cpuUsage(cpu0)
+for (const [k, v] of Object.entries(T)) console.log(k.padEnd(10), ((v * 1000) / N).toFixed(1), 'us')
+console.log('wall per msg', ((wall * 1000) / N).toFixed(1), 'us; cpu per msg', ((cpu.user + cpu.system) / N).toFixed(1), 'us')
+await store.close()
