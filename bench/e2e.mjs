@@ -3,7 +3,8 @@
 // bootstrap node), from `send` on one node to "decrypted and stored" on all the others: latency p50/p99 and
 // sustained messages/s. Against raw gossipsub on 10 nodes made by dist/node createSottoNode (same
 // configuration, same payload size on the wire, no crypto, no storage). Both sets of nodes are dialled into a
-// full mesh of connections, so the topologies are the same. Writes bench/results/e2e.json.
+// full mesh of connections, so the topologies are the same. Runs BENCH_E2E_ROUNDS rounds (3; 1 with --quick),
+// sotto then raw in each, and reports each side's medians and every round's ratios. Writes bench/results/e2e.json.
 import '../dist/polyfill.js'
 import { fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -23,6 +24,7 @@ const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 
 const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
 const SETTLE_MAX_MS = Number(process.env.BENCH_E2E_SETTLE_MAX_MS ?? 60_000)
 const IDLE_CPU = Number(process.env.BENCH_E2E_IDLE_CPU ?? 0.15) // of one core, all node processes together
+const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? (QUICK ? 1 : 3))
 const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
 const TEXT_BYTES = 200
 const PASSPHRASE = 'benchmark passphrase'
@@ -195,6 +197,30 @@ function harness(receivers) {
       }
     }
   }
+}
+
+/** Field by field, the median of several runs' results (numbers only; anything else from the first run). */
+function medianOf(runs) {
+  const merge = (values) => {
+    const first = values[0]
+    if (typeof first === 'number') return round(median(values), 3)
+    if (first !== null && typeof first === 'object' && !Array.isArray(first)) {
+      const out = {}
+      for (const k of Object.keys(first)) out[k] = merge(values.map((v) => v?.[k]).filter((v) => v !== undefined))
+      return out
+    }
+    return first
+  }
+  return merge(runs)
+}
+
+/** Each round's sotto / raw ratios of the barred measures (p50 of all others, msg/s) and of CPU per delivery. */
+function roundRatios(sotto, raw) {
+  return sotto.map((s, i) => ({
+    p50: round(s.latency.allOthersP50Ms / raw[i].latency.allOthersP50Ms, 2),
+    messagesPerSecond: round(s.throughput.messagesPerSecond / raw[i].throughput.messagesPerSecond, 2),
+    cpuPerDelivery: round(s.throughput.cpuUsPerDelivery / raw[i].throughput.cpuUsPerDelivery, 2)
+  }))
 }
 
 const textOf = (seq) => `bench ${String(seq).padStart(8, '0')} `.padEnd(TEXT_BYTES, 'x')
@@ -407,28 +433,46 @@ if (ONLY !== undefined) {
   console.log(JSON.stringify(await runs[ONLY]()))
   process.exit(0)
 }
-const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES }
-console.log(`sotto: ${N} users in one community`)
-result.sotto = await sottoRun()
-console.log(JSON.stringify(result.sotto))
-console.log(`raw gossipsub: ${N} nodes, ${result.sotto.wireBytes}-byte payloads`)
-result.raw = await rawRun(result.sotto.wireBytes || 512)
-console.log(JSON.stringify(result.raw))
+const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES, rounds: ROUNDS }
+// ROUNDS rounds, sotto then raw gossipsub in each (alternating, so that a change in the machine's other work hits
+// both); each reported number is the median over the rounds of that side, and perRound keeps every round's
+// ratios (p50, sustained msg/s, CPU per delivery) to show the spread.
+const sottoRounds = []
+const rawRounds = []
+for (let r = 0; r < ROUNDS; r++) {
+  console.log(`round ${r + 1}/${ROUNDS}: sotto, ${N} users in one community`)
+  sottoRounds.push(await sottoRun())
+  console.log(JSON.stringify(sottoRounds[r]))
+  console.log(`round ${r + 1}/${ROUNDS}: raw gossipsub, ${N} nodes, ${sottoRounds[r].wireBytes}-byte payloads`)
+  rawRounds.push(await rawRun(sottoRounds[r].wireBytes || 512))
+  console.log(JSON.stringify(rawRounds[r]))
+}
+result.sotto = medianOf(sottoRounds)
+result.raw = medianOf(rawRounds)
+result.perRound = roundRatios(sottoRounds, rawRounds)
 const previous = readResult('e2e')
 if (!PROCESSES && previous?.sottoProcesses !== undefined) {
   // not measured in this run (--quick): keep the last measurement, saying when it was made
   result.sottoProcesses = previous.sottoProcesses
   result.rawProcesses = previous.rawProcesses
+  result.perRoundProcesses = previous.perRoundProcesses
   result.processesMeasuredAt = previous.processesMeasuredAt ?? previous.machine.date
 }
 if (PROCESSES) {
   result.processesMeasuredAt = result.machine.date
-  console.log(`sotto: ${N} users, one process each`)
-  result.sottoProcesses = await processesRun('sotto')
-  console.log(JSON.stringify(result.sottoProcesses))
-  console.log(`raw gossipsub: ${N} nodes, one process each`)
-  result.rawProcesses = await processesRun('raw', result.sottoProcesses.wireBytes || result.sotto.wireBytes || 1024)
-  console.log(JSON.stringify(result.rawProcesses))
+  const sp = []
+  const rp = []
+  for (let r = 0; r < ROUNDS; r++) {
+    console.log(`round ${r + 1}/${ROUNDS}: sotto, ${N} users, one process each`)
+    sp.push(await processesRun('sotto'))
+    console.log(JSON.stringify(sp[r]))
+    console.log(`round ${r + 1}/${ROUNDS}: raw gossipsub, ${N} nodes, one process each`)
+    rp.push(await processesRun('raw', sp[r].wireBytes || sottoRounds[0].wireBytes || 1024))
+    console.log(JSON.stringify(rp[r]))
+  }
+  result.sottoProcesses = medianOf(sp)
+  result.rawProcesses = medianOf(rp)
+  result.perRoundProcesses = roundRatios(sp, rp)
 }
 writeResult('e2e', result)
 console.log('wrote bench/results/e2e.json')

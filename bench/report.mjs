@@ -17,6 +17,16 @@ const atLeast = (value, bar, unit = 'x') =>
 /** A "lower is better" bar. */
 const atMost = (value, bar, show) => verdict(value <= bar, value <= bar ? `${show(value)} <= ${show(bar)}` : `${show(value)} > ${show(bar)}, ${(value / bar).toFixed(2)}x the limit`)
 
+/** The ratios of each round (bench/e2e.mjs perRound), as one sentence; empty for results without rounds. */
+const roundsLine = (rounds, perRound) =>
+  perRound === undefined || perRound.length < 2
+    ? ''
+    : `\nEach number is the median of ${rounds} rounds (sotto, then raw gossipsub, in each round). The ratios of each round: p50 ${perRound
+        .map((r) => `${r.p50}x`)
+        .join(', ')}; sustained messages/s ${perRound.map((r) => `${r.messagesPerSecond}x`).join(', ')}; CPU per delivery ${perRound
+        .map((r) => `${r.cpuPerDelivery}x`)
+        .join(', ')}.\n`
+
 /** One decimal. */
 const round1 = (x) => Math.round(x * 10) / 10
 
@@ -256,7 +266,7 @@ stored in one batch).
 | latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sotto, e.raw)}
 | connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |${e.sotto.eventLoopDelay ? `\n| event-loop delay of the process during the runs, p50 / p99 / max | ${e.sotto.eventLoopDelay.p50Ms} / ${e.sotto.eventLoopDelay.p99Ms} / ${e.sotto.eventLoopDelay.maxMs} ms | ${e.raw.eventLoopDelay.p50Ms} / ${e.raw.eventLoopDelay.p99Ms} / ${e.raw.eventLoopDelay.maxMs} ms | |` : ''}
 | set-up of the ${e.nodes} users and the community | ${e.sotto.setupSeconds} s | | |
-${
+${roundsLine(e.rounds, e.perRound)}${
   e.sottoProcesses === undefined
     ? ''
     : `
@@ -271,7 +281,7 @@ wakes another process)${e.processesMeasuredAt !== e.machine.date ? `; measured $
 | p50 / p99 per receiver | ${e.sottoProcesses.latency.eachReceiverP50Ms} / ${e.sottoProcesses.latency.eachReceiverP99Ms} ms | ${e.rawProcesses.latency.eachReceiverP50Ms} / ${e.rawProcesses.latency.eachReceiverP99Ms} ms | |
 | sustained messages/s | ${fmt(e.sottoProcesses.throughput.messagesPerSecond)} | ${fmt(e.rawProcesses.throughput.messagesPerSecond)} | ${ratio(e.sottoProcesses.throughput.messagesPerSecond, e.rawProcesses.throughput.messagesPerSecond)} |
 | latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sottoProcesses, e.rawProcesses)}
-`
+${roundsLine(e.rounds, e.perRoundProcesses)}`
 }
 Where the time goes (one process). All ${e.nodes} users share one Node event loop, so this mode measures CPU per
 delivery more than the network, and on a machine shared with other work the wall-clock rows move from run to run
