@@ -32,8 +32,14 @@ if (kind === 'sotto') {
       process.send({ ev: 'stored', seq: seqOf(m.text), at: now() })
     }
   })
+  // The envelope size on the wire (the parent keeps the largest), reported when it grows: not one IPC message
+  // per delivery, which the raw gossipsub nodes do not pay.
+  let wireBytes = 0
   node.on('message', (m) => {
-    if (m.topic.includes('/c/')) process.send({ ev: 'wire', bytes: m.data.length })
+    if (m.topic.includes('/c/') && m.data.length > wireBytes) {
+      wireBytes = m.data.length
+      process.send({ ev: 'wire', bytes: wireBytes })
+    }
   })
 } else {
   node = await createSottoNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap })
