@@ -286,8 +286,11 @@ export function decodeCanonicalContent(bytes: Uint8Array): Content | undefined {
   return undefined
 }
 
-/** The full decoder: scan, generated codec, field checks, re-encoding; decodes what the fast path leaves. */
-function decodeContentFully(bytes: Uint8Array): Content {
+/**
+ * The full decoder: scan, generated codec, field checks, re-encoding; decodes what the fast path leaves.
+ * Exported for the tests, which check the fast path against it (@internal).
+ */
+export function decodeContentFully(bytes: Uint8Array): Content {
   if (bytes.length > MAX_CONTENT_BYTES) throw new OversizedError(`Content: ${bytes.length} bytes, limit ${MAX_CONTENT_BYTES}`)
   checkVersion('Content', peekVersion(bytes, 'Content'), MIN_CONTENT_VERSION, CONTENT_VERSION)
   const fields = scanMessage(bytes, CONTENT_RULE)

@@ -274,8 +274,11 @@ export function decodeCanonicalEnvelope(bytes: Uint8Array): Envelope | undefined
   return { kind: 'direct-prekey', timestamp, prekeyHeader: view.subarray(prekeyStart, prekeyEnd).slice(), ratchetHeader, ciphertext }
 }
 
-/** The full decoder: every check of §11 in turn; decodes whatever the fast path leaves to it. */
-function decodeEnvelopeFully(bytes: Uint8Array): Envelope {
+/**
+ * The full decoder: every check of §11 in turn; decodes whatever the fast path leaves to it.
+ * Exported for the tests, which check the fast path against it (@internal).
+ */
+export function decodeEnvelopeFully(bytes: Uint8Array): Envelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) {
     throw new OversizedError(`Envelope: ${bytes.length} bytes, limit ${MAX_ENVELOPE_BYTES}`)
   }

@@ -12,8 +12,39 @@ import { CommunityEpoch, SenderChainState, sealCommunityMessage } from '../../sr
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { randomBytes, toHex, utf8 } from '../../src/crypto/primitives.js'
 import { createSottoNode, messageId } from '../../src/node/index.js'
+import type { MessageRecord } from '../../src/store/types.js'
 import { coarseTimestamp, communityTopic, decodeEnvelope, encodeContent, encodeEnvelope, envelopeId } from '../../src/protocol/index.js'
 import { cleanup, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
+
+/** Two users, the second joined by invite to a community the first created, each seeing the other as a member. */
+async function twoInCommunity(a: string, b: string, community: string): Promise<[TestUser, TestUser]> {
+  const first = await startUser(a)
+  const second = await startUser(b, first.node.addresses())
+  await first.communityCreate(community)
+  await second.communityJoin(await first.communityInvite(community))
+  await expect.poll(async () => (await first.communityMembers(community)).length, { timeout: 20_000 }).toBe(2)
+  return [first, second]
+}
+
+/**
+ * Counts, for each batch `u`'s store commits from now on, the messages `pick` selects among those it wrote;
+ * returns the counts and a function that stops counting.
+ */
+function countPerCommit(u: TestUser, pick: (m: MessageRecord) => boolean): { perCommit: number[]; stop: () => void } {
+  const perCommit: number[] = []
+  const batch = u.store.batch.bind(u.store)
+  u.store.batch = () => {
+    const b = batch()
+    const commit = b.commit.bind(b)
+    b.commit = async () => {
+      const r = await commit()
+      perCommit.push(r.messages.filter(pick).length)
+      return r
+    }
+    return b
+  }
+  return { perCommit, stop: () => (u.store.batch = batch) }
+}
 
 describe('Sotto: community records kept in memory', () => {
   const users: TestUser[] = []
@@ -58,12 +89,8 @@ describe('Sotto: community records kept in memory', () => {
   })
 
   it('envelopes that arrive together are each stored once, in one batch, with the chain state, which holds after a restart', { timeout: 90_000 }, async () => {
-    const alice = await startUser('alice2')
-    const bob = await startUser('bob2', alice.node.addresses())
+    const [alice, bob] = await twoInCommunity('alice2', 'bob2', 'burst')
     users.push(alice, bob)
-    await alice.communityCreate('burst')
-    await bob.communityJoin(await alice.communityInvite('burst'))
-    await expect.poll(async () => (await alice.communityMembers('burst')).length, { timeout: 20_000 }).toBe(2)
 
     // Bob seals twelve texts from his chain (as his app would) and his node publishes them all at once.
     const c = (await bob.store.getCommunityByName('burst'))!
@@ -80,18 +107,7 @@ describe('Sotto: community records kept in memory', () => {
     }
     await bob.store.setChainState(c.id, chainId, state.serialize())
     // Messages per commit on Alice's side.
-    const perCommit: number[] = []
-    const batch = alice.store.batch.bind(alice.store)
-    alice.store.batch = () => {
-      const b = batch()
-      const commit = b.commit.bind(b)
-      b.commit = async () => {
-        const r = await commit()
-        perCommit.push(r.messages.length)
-        return r
-      }
-      return b
-    }
+    const { perCommit } = countPerCommit(alice, () => true)
     const topic = communityTopic(epoch.topicId)
     await Promise.all(envelopes.map((e) => bob.node.publish(topic, e)))
     const bursts = async (u: TestUser) => (await u.read('#burst', 100)).filter((m) => m.text.startsWith('burst '))
@@ -133,26 +149,11 @@ describe('Sotto: community records kept in memory', () => {
   })
 
   it('texts sent without waiting are stored in fewer batches, each once, in order, with one chain state that holds after a restart', { timeout: 90_000 }, async () => {
-    const alice = await startUser('alice3')
-    const bob = await startUser('bob3', alice.node.addresses())
+    const [alice, bob] = await twoInCommunity('alice3', 'bob3', 'talk')
     users.push(alice, bob)
-    await alice.communityCreate('talk')
-    await bob.communityJoin(await alice.communityInvite('talk'))
-    await expect.poll(async () => (await alice.communityMembers('talk')).length, { timeout: 20_000 }).toBe(2)
 
     // Texts per commit on Bob's (the sender's) side.
-    const perCommit: number[] = []
-    const batch = bob.store.batch.bind(bob.store)
-    bob.store.batch = () => {
-      const b = batch()
-      const commit = b.commit.bind(b)
-      b.commit = async () => {
-        const r = await commit()
-        perCommit.push(r.messages.filter((m) => m.direction === 'out' && m.status === 'queued').length)
-        return r
-      }
-      return b
-    }
+    const { perCommit, stop } = countPerCommit(bob, (m) => m.direction === 'out' && m.status === 'queued')
     // Twenty texts at once, and one to a community Bob is not in among them: that one fails alone.
     const texts = Array.from({ length: 20 }, (_, i) => `together ${i}`)
     const sends = texts.map((t) => bob.send('#talk', t))
@@ -162,7 +163,7 @@ describe('Sotto: community records kept in memory', () => {
     )
     const views = await Promise.all(sends)
     expect(await stray).toBeInstanceOf(UnknownCommunityError)
-    bob.store.batch = batch
+    stop()
     expect(views.map((v) => v.text)).toEqual(texts)
     expect(new Set(views.map((v) => v.id)).size).toBe(20)
     expect(perCommit.reduce((a, b) => a + b, 0)).toBe(20)
