@@ -75,6 +75,8 @@ import type {
 export type BinaryLevel = AbstractLevel<Uint8Array, Uint8Array, Uint8Array>
 
 const ENVELOPE_ID_BYTES = 32
+/** LevelDB write option: fsync the write before it completes (PROTOCOL.md §10.8). */
+const SYNC = Object.freeze({ sync: true })
 const DEFAULT_PAGE = 50
 const STATUSES: ReadonlySet<string> = new Set(['queued', 'sent', 'delivered', 'read', 'received', 'failed'])
 
@@ -182,6 +184,8 @@ class SealedBatch implements StoreBatch {
   readonly #ops: Op[] = []
   readonly #raw: LevelOp[]
   #committed = false
+  /** Set by putOutbox: the batch is written with sync (PROTOCOL.md §10.8). */
+  #durable = false
 
   constructor(core: SealedStore, raw: LevelOp[] = []) {
     this.#core = core
@@ -425,6 +429,7 @@ class SealedBatch implements StoreBatch {
     if (!Number.isSafeInteger(entry.attempts) || entry.attempts < 0) throw new InvalidStoreValueError('entry.attempts')
     const value = asValue(entry)
     jsonText(value)
+    this.#durable = true
     return this.#add(async (tx) => tx.put(this.#core.keys.outbox(entry.id), value))
   }
 
@@ -489,7 +494,7 @@ class SealedBatch implements StoreBatch {
   async commitTx(): Promise<Tx> {
     if (this.#committed) throw new StoreError('this batch was already committed')
     this.#committed = true
-    return this.#core.runCommit(this.#ops, this.#raw)
+    return this.#core.runCommit(this.#ops, this.#raw, this.#durable)
   }
 }
 
@@ -712,8 +717,11 @@ export class SealedStore implements Store {
     return run
   }
 
-  /** @internal resolves batch operations and writes them as one level batch. */
-  runCommit(ops: Op[], raw: LevelOp[]): Promise<Tx> {
+  /**
+   * @internal resolves batch operations and writes them as one level batch; `durable`: with sync (fsync), as a
+   * batch that queues an envelope for publication is (PROTOCOL.md §10.8).
+   */
+  runCommit(ops: Op[], raw: LevelOp[], durable = false): Promise<Tx> {
     this.#assertOpen()
     return this.#exclusive(async () => {
       this.#assertOpen()
@@ -734,7 +742,8 @@ export class SealedStore implements Store {
       } finally {
         this.#plain.wipe()
       }
-      if (levelOps.length > 0) await this.db.batch(levelOps)
+      // classic-level's batch option `sync` (memory-level has no disk and ignores it); abstract-level's types omit it.
+      if (levelOps.length > 0) await (durable ? this.db.batch(levelOps, SYNC as object) : this.db.batch(levelOps))
       for (const [conversation, next] of tx.seq) this.#seqCache.set(conversation, next)
       for (const t of tx.topics) this.knownTopics.add(t)
       return tx

@@ -228,6 +228,11 @@ export interface StoreBatch {
   setMessageStatus(id: string, status: MessageStatus): this
   deleteMessage(id: string): this
 
+  /**
+   * Inserts or replaces an outbox entry. A batch with one is written durably (LevelDB sync, i.e. fsync) when
+   * it commits: it holds an envelope about to be published and the sending state that sealed it, which a
+   * power cut must not roll back behind what was published (PROTOCOL.md §8.5, §10.8).
+   */
   putOutbox(entry: OutboxEntry): this
   deleteOutbox(id: string): this
 

@@ -1,0 +1,60 @@
+// A batch that queues an envelope for publication (putOutbox) holds the sending state that sealed it, which a
+// power cut must not roll back behind what was published (PROTOCOL.md §8.5, §10.8): such a batch is written
+// with LevelDB's sync option (fsync); every other batch is not. Real LevelDB in a temporary directory; the
+// options of each write are read where the store hands them to LevelDB.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { TEST_ARGON2 } from '../../src/crypto/atrest.js'
+import { openLevelStore } from '../../src/store/level.js'
+import type { OutboxEntry } from '../../src/store/types.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+const entry = (id: string): OutboxEntry => ({
+  id,
+  conversation: 'c1',
+  payload: new Uint8Array([1, 2, 3]),
+  attempts: 0,
+  nextAttemptAt: 1,
+  createdAt: 1
+})
+
+describe('durable batches', () => {
+  it('a batch with an outbox entry is written with sync; one without is not; both are stored', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
+    dirs.push(dir)
+    // Argon2id: TEST_ARGON2 (a test-only setting).
+    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const syncs: boolean[] = []
+    const db = store.db as unknown as { batch(ops: unknown[], options?: { sync?: boolean }): Promise<void> }
+    const batch = db.batch.bind(db)
+    db.batch = (ops, options) => {
+      syncs.push(options?.sync === true)
+      return batch(ops, options)
+    }
+    try {
+      // A send: the sending state and the envelope's outbox entry together.
+      await store.batch().setChainState('c1', 'send:0', new Uint8Array([9])).putOutbox(entry('e1')).commit()
+      // A receive: state, envelope and message, nothing to publish.
+      await store
+        .batch()
+        .setChainState('c1', 'recv:0', new Uint8Array([8]))
+        .putEnvelope(new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), 1000, new Uint8Array([7]))
+        .putMessage({ id: 'm1', conversation: 'c1', direction: 'in', sender: 's', text: 'hi', sentAt: 1, receivedAt: 2, status: 'received' })
+        .commit()
+      // Bookkeeping: an outbox entry done (deleted), nothing new to publish.
+      await store.batch().deleteOutbox('e1').commit()
+      expect(syncs).toEqual([true, false, false])
+      expect(await store.getChainState('c1', 'send:0')).toEqual(new Uint8Array([9]))
+      expect(await store.getChainState('c1', 'recv:0')).toEqual(new Uint8Array([8]))
+      expect(await store.getOutbox('e1')).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+})
