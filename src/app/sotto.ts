@@ -940,10 +940,7 @@ export class Sotto implements SottoApp {
     if (sealed.length === 0) return
     let messages: MessageRecord[]
     try {
-      // Earlier posts' publication outcomes go in the same batch (see #outcomes).
-      const outcomes = await this.#recordOutcomes(b)
-      ;({ messages } = await b.commit())
-      for (const v of outcomes) this.#emit(v)
+      messages = await this.#commitPosts(b)
     } catch (err) {
       for (const { item } of sealed) item.reject(err)
       return
@@ -964,12 +961,20 @@ export class Sotto implements SottoApp {
     if (c === undefined) throw new UnknownCommunityError(communityId)
     const b = this.#store.batch()
     const entry = await this.#sealPost(c, content, text, b, new Map())
-    // Earlier posts' publication outcomes go in the same batch (see #outcomes).
+    const messages = await this.#commitPosts(b)
+    this.#fresh.push(entry)
+    return messages.find((m) => m.id === entry.messageId)
+  }
+
+  /**
+   * Commits a batch of sealed posts, with the earlier posts' publication outcomes in the same batch (see
+   * #outcomes), and shows those outcomes; returns the messages written.
+   */
+  async #commitPosts(b: StoreBatch): Promise<MessageRecord[]> {
     const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit()
     for (const v of outcomes) this.#emit(v)
-    this.#fresh.push(entry)
-    return messages.find((m) => m.id === entry.messageId)
+    return messages
   }
 
   /**
