@@ -234,21 +234,20 @@ export function unwrapDatabaseKey(wrapped: Uint8Array, passphrase: string | Uint
   return key
 }
 
+/**
+ * The associated data of a record, label || recordKey, in one reused buffer: valid until the next call, which
+ * is fine for aeadEncrypt and aeadDecrypt (they copy their arguments before returning).
+ */
+let adBuffer = new Uint8Array(0)
+
 function recordAd(recordKey: Uint8Array): Uint8Array {
-  return concatBytes(recordLabel, recordKey)
-}
-
-/** label || recordKey for sealing, in one reused buffer (aeadEncrypt copies its arguments before returning). */
-let sealAd = new Uint8Array(0)
-
-function sealAdFor(recordKey: Uint8Array): Uint8Array {
   const length = recordLabel.length + recordKey.length
-  if (sealAd.length < length) {
-    sealAd = new Uint8Array(Math.max(length, 128))
-    sealAd.set(recordLabel)
+  if (adBuffer.length < length) {
+    adBuffer = new Uint8Array(Math.max(length, 128))
+    adBuffer.set(recordLabel)
   }
-  sealAd.set(recordKey, recordLabel.length)
-  return sealAd.subarray(0, length)
+  adBuffer.set(recordKey, recordLabel.length)
+  return adBuffer.subarray(0, length)
 }
 
 /**
@@ -284,7 +283,7 @@ export function sealRecordInto(
   checkBytes('value', value)
   checkBytes('nonce', nonce, AEAD_NONCE_BYTES)
   checkBytes('out', out, SEALED_RECORD_OVERHEAD + value.length)
-  const ct = aeadEncrypt(key.sealKeyBytes(), nonce, value, sealAdFor(recordKey))
+  const ct = aeadEncrypt(key.sealKeyBytes(), nonce, value, recordAd(recordKey))
   out[0] = SEALED_RECORD_VERSION
   out.set(nonce, 1)
   out.set(ct, 1 + AEAD_NONCE_BYTES)
