@@ -82,7 +82,7 @@ const STATUSES: ReadonlySet<string> = new Set(['queued', 'sent', 'delivered', 'r
 
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
-/** A record key as a string, one char per byte: the key of a commit's overlay map (and of topic sets). */
+/** Bytes as a string, one char per byte: the key of a commit's overlay map, of topic sets and of blind memos. */
 function keyText(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
 }
@@ -518,10 +518,6 @@ class BlindMemo {
   }
 }
 
-/** Bytes as a string for a memo key (one char per byte). */
-function bytesMemo(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
 
 /**
  * Random nonces for sealed records (§10.2), drawn from the CSPRNG 256 at a time: one getRandomValues call
@@ -574,7 +570,7 @@ class Keys {
   message = (conversation: string, seq: number) => recordKey(NS.message, this.conversationPrefix(conversation), u64(seq))
   messageId = (id: string) => recordKey(NS.messageId, blind(this.dbKey, 'message-id', id))
   outbox = (id: string) => recordKey(NS.outbox, blind(this.dbKey, 'outbox', id))
-  topicPrefix = (topic: Uint8Array) => this.#memo.get(`t${bytesMemo(topic)}`, 'topic', topic)
+  topicPrefix = (topic: Uint8Array) => this.#memo.get(`t${keyText(topic)}`, 'topic', topic)
   seen = (scope: string, id: Uint8Array) =>
     recordKey(NS.seen, this.#memo.get(`s${scope}`, 'seen-scope', scope), blind(this.dbKey, 'seen', scope, id))
 }
