@@ -115,6 +115,9 @@ interface CommunityGroup {
   flushNow: boolean
 }
 
+/** Sender chains advanced by the posts of one batch, by `${communityId}:${chainId}` (see Sotto#sealPost). */
+type SealedChains = Map<string, { communityId: string; chainId: string; state: SenderChainState }>
+
 /** A community text waiting to be sent (Sotto#drainSends), and how to settle its `send` call. */
 interface QueuedSend {
   name: string
@@ -925,8 +928,8 @@ export class Sotto implements SottoApp {
    */
   async #sendTogether(items: QueuedSend[]): Promise<void> {
     const b = this.#store.batch()
-    const chains = new Map<string, SenderChainState>()
-    const sealed: Array<{ item: (typeof items)[number]; entry: OutboxEntry; label: string }> = []
+    const chains: SealedChains = new Map()
+    const sealed: Array<{ item: QueuedSend; entry: OutboxEntry; label: string }> = []
     for (const item of items) {
       try {
         const c = await this.#communityByName(item.name)
@@ -940,7 +943,7 @@ export class Sotto implements SottoApp {
     if (sealed.length === 0) return
     let messages: MessageRecord[]
     try {
-      messages = await this.#commitPosts(b)
+      messages = await this.#commitPosts(b, chains)
     } catch (err) {
       for (const { item } of sealed) item.reject(err)
       return
@@ -960,17 +963,19 @@ export class Sotto implements SottoApp {
     const c = await this.#community(communityId)
     if (c === undefined) throw new UnknownCommunityError(communityId)
     const b = this.#store.batch()
-    const entry = await this.#sealPost(c, content, text, b, new Map())
-    const messages = await this.#commitPosts(b)
+    const chains: SealedChains = new Map()
+    const entry = await this.#sealPost(c, content, text, b, chains)
+    const messages = await this.#commitPosts(b, chains)
     this.#fresh.push(entry)
     return messages.find((m) => m.id === entry.messageId)
   }
 
   /**
-   * Commits a batch of sealed posts, with the earlier posts' publication outcomes in the same batch (see
-   * #outcomes), and shows those outcomes; returns the messages written.
+   * Commits a batch of sealed posts: each sender chain they advanced, once, at its last state; the earlier posts'
+   * publication outcomes in the same batch (see #outcomes). Shows those outcomes; returns the messages written.
    */
-  async #commitPosts(b: StoreBatch): Promise<MessageRecord[]> {
+  async #commitPosts(b: StoreBatch, chains: SealedChains): Promise<MessageRecord[]> {
+    for (const { communityId, chainId, state } of chains.values()) b.setChainState(communityId, chainId, state.serialize())
     const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit()
     for (const v of outcomes) this.#emit(v)
@@ -978,15 +983,15 @@ export class Sotto implements SottoApp {
   }
 
   /**
-   * Seals a content into the community's current epoch and adds to `b` the new sender state, the envelope,
-   * its outbox entry and (for a text) the message. `chains` holds sender states sealed earlier in the same
-   * batch, not stored yet: the next post of that chain continues from them.
+   * Seals a content into the community's current epoch and adds to `b` the envelope, its outbox entry and (for
+   * a text) the message. The new sender state goes into `chains` (which #commitPosts stores with the batch):
+   * the next post of that chain in the same batch continues from it.
    */
-  async #sealPost(c: CommunityRecord, content: Content, text: string | undefined, b: StoreBatch, chains: Map<string, SenderChainState>): Promise<OutboxEntry> {
+  async #sealPost(c: CommunityRecord, content: Content, text: string | undefined, b: StoreBatch, chains: SealedChains): Promise<OutboxEntry> {
     const epoch = await this.#currentEpoch(c)
     const chainId = `send:${epoch.epoch}`
     const chainKey = `${c.id}:${chainId}`
-    let state = chains.get(chainKey)
+    let state = chains.get(chainKey)?.state
     if (state === undefined) {
       const stateBytes = await this.#store.getChainState(c.id, chainId)
       state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
@@ -995,7 +1000,7 @@ export class Sotto implements SottoApp {
     // The signed timestamp of a text is its (strictly increasing) sentAt: receivers order a sender's messages by it.
     const signedAt = content.type === 'text' ? content.sentAt : now
     const { state: next, sealed } = sealCommunityMessage(epoch, state, this.#identity, encodeContent(content), signedAt)
-    chains.set(chainKey, next)
+    chains.set(chainKey, { communityId: c.id, chainId, state: next })
     const timestamp = coarseTimestamp()
     const envelope = encodeEnvelope({ kind: 'community', timestamp, sealed })
     const id = envelopeId(envelope)
@@ -1010,7 +1015,7 @@ export class Sotto implements SottoApp {
       createdAt: now,
       extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
     }
-    b.setChainState(c.id, chainId, next.serialize()).putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry)
+    b.putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry)
     if (content.type === 'text') {
       b.putMessage({
         id: toHex(content.messageId),
