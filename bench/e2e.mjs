@@ -437,19 +437,27 @@ const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES, rounds: RO
 // ROUNDS rounds, sotto then raw gossipsub in each (alternating, so that a change in the machine's other work hits
 // both); each reported number is the median over the rounds of that side, and perRound keeps every round's
 // ratios (p50, sustained msg/s, CPU per delivery) to show the spread.
-const sottoRounds = []
-const rawRounds = []
-for (let r = 0; r < ROUNDS; r++) {
-  console.log(`round ${r + 1}/${ROUNDS}: sotto, ${N} users in one community`)
-  sottoRounds.push(await sottoRun())
-  console.log(JSON.stringify(sottoRounds[r]))
-  console.log(`round ${r + 1}/${ROUNDS}: raw gossipsub, ${N} nodes, ${sottoRounds[r].wireBytes}-byte payloads`)
-  rawRounds.push(await rawRun(sottoRounds[r].wireBytes || 512))
-  console.log(JSON.stringify(rawRounds[r]))
+/**
+ * ROUNDS rounds of `sotto()` then `raw(wireBytes)` (the size sotto's envelopes had on the wire in that round),
+ * logged; returns each side's medians and each round's ratios.
+ */
+async function inRounds(label, sotto, raw) {
+  const s = []
+  const r = []
+  for (let i = 0; i < ROUNDS; i++) {
+    console.log(`round ${i + 1}/${ROUNDS}: sotto, ${label}`)
+    s.push(await sotto())
+    console.log(JSON.stringify(s[i]))
+    console.log(`round ${i + 1}/${ROUNDS}: raw gossipsub, ${label}, ${s[i].wireBytes}-byte payloads`)
+    r.push(await raw(s[i].wireBytes))
+    console.log(JSON.stringify(r[i]))
+  }
+  return { sotto: medianOf(s), raw: medianOf(r), perRound: roundRatios(s, r) }
 }
-result.sotto = medianOf(sottoRounds)
-result.raw = medianOf(rawRounds)
-result.perRound = roundRatios(sottoRounds, rawRounds)
+const oneProcess = await inRounds(`${N} nodes in one process, one community`, sottoRun, (wire) => rawRun(wire || 512))
+result.sotto = oneProcess.sotto
+result.raw = oneProcess.raw
+result.perRound = oneProcess.perRound
 const previous = readResult('e2e')
 if (!PROCESSES && previous?.sottoProcesses !== undefined) {
   // not measured in this run (--quick): keep the last measurement, saying when it was made
@@ -460,19 +468,12 @@ if (!PROCESSES && previous?.sottoProcesses !== undefined) {
 }
 if (PROCESSES) {
   result.processesMeasuredAt = result.machine.date
-  const sp = []
-  const rp = []
-  for (let r = 0; r < ROUNDS; r++) {
-    console.log(`round ${r + 1}/${ROUNDS}: sotto, ${N} users, one process each`)
-    sp.push(await processesRun('sotto'))
-    console.log(JSON.stringify(sp[r]))
-    console.log(`round ${r + 1}/${ROUNDS}: raw gossipsub, ${N} nodes, one process each`)
-    rp.push(await processesRun('raw', sp[r].wireBytes || sottoRounds[0].wireBytes || 1024))
-    console.log(JSON.stringify(rp[r]))
-  }
-  result.sottoProcesses = medianOf(sp)
-  result.rawProcesses = medianOf(rp)
-  result.perRoundProcesses = roundRatios(sp, rp)
+  const perNode = await inRounds(`${N} nodes, one process each`, () => processesRun('sotto'), (wire) =>
+    processesRun('raw', wire || result.sotto.wireBytes || 1024)
+  )
+  result.sottoProcesses = perNode.sotto
+  result.rawProcesses = perNode.raw
+  result.perRoundProcesses = perNode.perRound
 }
 writeResult('e2e', result)
 console.log('wrote bench/results/e2e.json')
