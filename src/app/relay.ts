@@ -2,7 +2,7 @@
  * The always-on relay (`sotto relay`, docs/PROTOCOL.md §15.10): a node that keeps the ciphertext
  * envelopes of the topics it serves and hands them to members by sync. It holds no identity and no topic
  * key, so it can read nothing; it checks what it can without secrets (§14.2: the kind of envelope each
- * topic carries, timestamps, and on community topics the topic signature under the topic id), keeps each
+ * topic carries, timestamps, and on community topics the router check of §8.5 under the topic id), keeps each
  * topic within count, size and age caps, and serves sync (§15.7) to anyone who asks for a topic it holds.
  *
  * Topics come from the operator (`serve`: community topic ids or full topic names) and, when the relay is

@@ -98,7 +98,7 @@ type Route =
       kind: 'community'
       communityId: string
       epoch: number
-      /** That epoch, opened: the gossip validator checks topic signatures with its key (holder check, §8.5). */
+      /** That epoch, opened (its topic id is the one the gossip validator checks envelopes under, §8.5). */
       keys: CommunityEpoch
     }
 
@@ -994,7 +994,7 @@ export class Sotto implements SottoApp {
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
       const stateBytes = await this.#store.getChainState(c.id, chainId)
-      state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity.publicKey.signingKey)
+      state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
     }
     const now = Date.now()
     // The signed timestamp of a text is its (strictly increasing) sentAt: receivers order a sender's messages by it.
@@ -1041,17 +1041,16 @@ export class Sotto implements SottoApp {
 
   /**
    * Gossipsub validator, also run by #receive on envelopes from sync: cheap structural checks; community
-   * envelopes must carry the topic signature. Every envelope #receive handles passed it in this process,
-   * so openCommunityMessage does not check the topic signature again.
+   * envelopes must pass the router check (§8.5: the sender key's certificate and signature). Every envelope
+   * #receive handles passed it in this process, so openCommunityMessage does not run it again.
    */
   #validate(topic: string, data: Uint8Array): 'accept' | 'reject' | 'ignore' {
     const route = this.#routes.get(topic)
     if (route === undefined) return 'ignore'
     try {
-      // Kind must match the topic, the clock must be sane; on a community topic whose epoch we hold, the topic
-      // signature is checked by the holder check (re-signing costs less than verifying, §8.5).
-      const keys = route.kind === 'community' ? route.keys : undefined
-      const env = validateTopicEnvelope(topic, data, keys === undefined ? {} : { checkTopicSignature: (sealed) => keys.checkTopicSignature(sealed) })
+      // Kind must match the topic, the clock must be sane; a community envelope must pass the router check
+      // under the topic's id, which is the epoch's topic id.
+      const env = validateTopicEnvelope(topic, data)
       this.#accepted.set(data, env)
       return 'accept'
     } catch {
@@ -1305,7 +1304,7 @@ export class Sotto implements SottoApp {
   ): Promise<boolean | 'invalid'> {
     const c = await this.#community(route.communityId)
     if (c === undefined || c.epoch !== route.epoch) return false
-    // The epoch the topic signature was checked under (#validate): the community's current one.
+    // The epoch whose topic id the envelope was checked under (#validate): the community's current one.
     const epoch = route.keys
     const chainId = `recv:${epoch.epoch}`
     const cacheKey = `${c.id}:${chainId}`
@@ -1314,9 +1313,9 @@ export class Sotto implements SottoApp {
       const stateBytes = await this.#store.getChainState(c.id, chainId)
       states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
     }
-    // #receive ran #validate (or gossipsub did, before delivering): the topic signature of these bytes was
-    // checked in this process under this epoch's topic id.
-    const opened = openCommunityMessage(epoch, states, sealed, { topicSignatureChecked: true })
+    // #receive ran #validate (or gossipsub did, before delivering): the router check of these bytes ran in
+    // this process under this epoch's topic id.
+    const opened = openCommunityMessage(epoch, states, sealed, { envelopeChecked: true })
     const sender = toHex(opened.senderKey)
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)

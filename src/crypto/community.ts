@@ -4,8 +4,10 @@
  *
  * A community has a stable 32-byte community id. Each epoch has a random 32-byte epoch key (the "topic
  * key"); from it are derived the topic signing key pair (its public key is the topic id that routers and
- * relays see), the sender-tag key, and one hash-ratchet chain per sender. A message is signed by its
- * sender's identity key inside the encryption and the whole envelope is signed by the topic signing key.
+ * relays see) and one hash-ratchet chain per sender. Each sender has a random signing key per epoch (its
+ * sender key, named in the clear): the topic key certifies it for routers, and the sender's identity key
+ * binds it, inside the encryption, to the identity. Every envelope is signed by its sender key, so one
+ * signature per message serves both routers and members.
  *
  * States are immutable: sealing and opening return new states and leave the inputs untouched, so a
  * caller commits a new state only after it stored the message, and a failed open changes nothing.
@@ -44,7 +46,6 @@ import {
   ed25519Verify,
   equalBytes,
   hkdf,
-  hmacSha256,
   hmacSha256Each,
   KEY_BYTES,
   randomBytes,
@@ -74,12 +75,12 @@ export const MAX_MESSAGE_INDEX = U32_MAX - 1
 /** HKDF info strings and labels (§8.2). */
 export const COMMUNITY_LABELS = Object.freeze({
   topicSigning: 'sotto/community/v1/topic-signing',
-  senderTag: 'sotto/community/v1/sender-tag',
   senderChain: 'sotto/community/v1/sender-chain',
   messageKeys: 'sotto/community/v1/message-keys',
   rendezvous: 'sotto/community/v1/rendezvous',
   envelopeSignature: 'sotto/community/v1/envelope',
-  messageSignature: 'sotto/community/v1/message'
+  senderCertificate: 'sotto/community/v1/sender-certificate',
+  senderBinding: 'sotto/community/v1/sender-binding'
 })
 
 /** Type bytes of serialised community objects (§8.7). */
@@ -87,27 +88,46 @@ const TYPE_EPOCH = 0x45 // 'E'
 const TYPE_SENDER = 0x53 // 'S'
 const TYPE_RECEIVER = 0x52 // 'R'
 
-/** Outer envelope header: version(1) || epoch(4) || senderTag(32) || index(4). */
-export const ENVELOPE_HEADER_BYTES = 1 + 4 + COMMUNITY_KEY_BYTES + 4
-/** Inner plaintext before the body: version, epoch, community id, sender key, index, timestamp, signature. */
+/** Outer envelope header: version(1) || epoch(4) || senderKey(32) || index(4). */
+export const ENVELOPE_HEADER_BYTES = 1 + 4 + ED25519_PUBLIC_BYTES + 4
+/** What follows the ciphertext: the topic key's certificate of the sender key, then the sender key's signature. */
+export const ENVELOPE_TRAILER_BYTES = 2 * SIGNATURE_BYTES
+/** Inner plaintext before the body: version, epoch, community id, identity key, index, timestamp, binding. */
 export const INNER_HEADER_BYTES = 1 + 4 + COMMUNITY_KEY_BYTES + ED25519_PUBLIC_BYTES + 4 + 8 + SIGNATURE_BYTES
 /** Largest message body: the largest padding bucket minus the 0x80 pad byte minus the inner header. */
 export const MAX_COMMUNITY_BODY_BYTES = 65535 - INNER_HEADER_BYTES
 /** Smallest and largest sealed envelopes (smallest and largest padding bucket). */
-export const MIN_SEALED_BYTES = ENVELOPE_HEADER_BYTES + 256 + AEAD_TAG_BYTES + SIGNATURE_BYTES
-export const MAX_SEALED_BYTES = ENVELOPE_HEADER_BYTES + 65536 + AEAD_TAG_BYTES + SIGNATURE_BYTES
+export const MIN_SEALED_BYTES = ENVELOPE_HEADER_BYTES + 256 + AEAD_TAG_BYTES + ENVELOPE_TRAILER_BYTES
+export const MAX_SEALED_BYTES = ENVELOPE_HEADER_BYTES + 65536 + AEAD_TAG_BYTES + ENVELOPE_TRAILER_BYTES
 
 const CHAIN_MESSAGE_KEY_BYTE = 0x01
 const CHAIN_NEXT_KEY_BYTE = 0x02
 /** chainStep's two HMAC inputs, in the order of its outputs (message key, next chain key). */
 const CHAIN_STEP_INPUTS = [Uint8Array.of(CHAIN_MESSAGE_KEY_BYTE), Uint8Array.of(CHAIN_NEXT_KEY_BYTE)] as const
-/** HKDF info of the message-key expansion, encoded once. */
+/** Labels encoded once. */
 const MESSAGE_KEYS_INFO = utf8(COMMUNITY_LABELS.messageKeys)
+const ENVELOPE_LABEL = utf8(COMMUNITY_LABELS.envelopeSignature)
+const CERTIFICATE_LABEL = utf8(COMMUNITY_LABELS.senderCertificate)
+const BINDING_LABEL = utf8(COMMUNITY_LABELS.senderBinding)
+/** Offsets in a sealed envelope (§8.5). */
+const HEADER_EPOCH_AT = 1
+const HEADER_SENDER_AT = 5
+const HEADER_INDEX_AT = 37
 
 // --- Key derivation (§8.2, §8.3) -------------------------------------------------------------------
 
 function epochSalt(communityId: Uint8Array, epoch: number): Uint8Array {
   return concatBytes(communityId, u32be(epoch))
+}
+
+/** What the topic key signs to certify a sender key (§8.3): L_CERT || u32be(epoch) || senderKey. */
+function certificateMessage(epoch: number, senderKey: Uint8Array): Uint8Array {
+  return concatBytes(CERTIFICATE_LABEL, u32be(epoch), senderKey)
+}
+
+/** What an identity key signs to bind a sender key (§8.3): L_BIND || communityId || u32be(epoch) || senderKey. */
+export function bindingMessage(communityId: Uint8Array, epoch: number, senderKey: Uint8Array): Uint8Array {
+  return concatBytes(BINDING_LABEL, communityId, u32be(epoch), senderKey)
 }
 
 /** Keys derived from one epoch key (§8.2). Returned for vectors and audits; the objects hold them privately. */
@@ -116,8 +136,6 @@ export interface EpochDerivedKeys {
   topicSigningSeed: Uint8Array
   /** The topic id: the Ed25519 public key of topicSigningSeed. */
   topicId: Uint8Array
-  /** Key of the opaque per-epoch sender tags: HKDF(epochKey, communityId || u32be(epoch), "…/sender-tag", 32). */
-  senderTagKey: Uint8Array
   /** DHT rendezvous key: SHA-256("sotto/community/v1/rendezvous" || topicId). */
   rendezvousKey: Uint8Array
 }
@@ -129,8 +147,7 @@ export function deriveEpochKeys(communityId: Uint8Array, epoch: number, epochKey
   const salt = epochSalt(communityId, epoch)
   const topicSigningSeed = hkdf(epochKey, salt, utf8(COMMUNITY_LABELS.topicSigning), 32)
   const topicId = ed25519FromSeed(topicSigningSeed).publicKey
-  const senderTagKey = hkdf(epochKey, salt, utf8(COMMUNITY_LABELS.senderTag), 32)
-  return { topicSigningSeed, topicId, senderTagKey, rendezvousKey: rendezvousKeyOf(topicId) }
+  return { topicSigningSeed, topicId, rendezvousKey: rendezvousKeyOf(topicId) }
 }
 
 /** The DHT rendezvous key of a topic id: SHA-256("sotto/community/v1/rendezvous" || topicId) (§8.2). */
@@ -196,7 +213,6 @@ export class CommunityEpoch {
   readonly #epochKey: Uint8Array
   readonly #topicSecretKey: Uint8Array
   readonly #topicId: Uint8Array
-  readonly #senderTagKey: Uint8Array
   readonly #rendezvousKey: Uint8Array
 
   private constructor(communityId: Uint8Array, epoch: number, epochKey: Uint8Array) {
@@ -210,7 +226,6 @@ export class CommunityEpoch {
     this.#topicSecretKey = ed25519FromSeed(derived.topicSigningSeed).secretKey
     wipe(derived.topicSigningSeed)
     this.#topicId = derived.topicId
-    this.#senderTagKey = derived.senderTagKey
     this.#rendezvousKey = derived.rendezvousKey
   }
 
@@ -255,45 +270,36 @@ export class CommunityEpoch {
     return this.#rendezvousKey.slice()
   }
 
-  /** The opaque sender tag of an identity signing key in this epoch: HMAC(senderTagKey, key) (§8.3). */
-  senderTag(senderSigningKey: Uint8Array): Uint8Array {
-    checkBytes('senderSigningKey', senderSigningKey, ED25519_PUBLIC_BYTES)
-    return hmacSha256(this.#senderTagKey, senderSigningKey)
-  }
-
-  /** The first chain key of the chain with this sender tag (§8.3). Secret. */
-  initialChainKey(senderTag: Uint8Array): Uint8Array {
-    checkBytes('senderTag', senderTag, COMMUNITY_KEY_BYTES)
+  /** The first chain key of the chain of this sender key (§8.3). Secret. */
+  initialChainKey(senderKey: Uint8Array): Uint8Array {
+    checkBytes('senderKey', senderKey, ED25519_PUBLIC_BYTES)
     return hkdf(
       this.#epochKey,
       epochSalt(this.#communityId, this.#epoch),
-      concatBytes(utf8(COMMUNITY_LABELS.senderChain), senderTag),
+      concatBytes(utf8(COMMUNITY_LABELS.senderChain), senderKey),
       COMMUNITY_KEY_BYTES
     )
   }
 
-  /** Signs `message` with the topic signing key (used for envelopes, §8.5). */
+  /** Signs `message` with the topic signing key. */
   signWithTopicKey(message: Uint8Array): Uint8Array {
     return ed25519Sign(this.#topicSecretKey, message)
   }
 
-  /**
-   * A key holder's check of an envelope's topic signature (§8.5, "Holder check"): the same verdict as
-   * {@link verifyTopicSignature} under this epoch's topic id, cheaper. Ed25519 signing is deterministic, so
-   * the holder signs the envelope itself and compares in constant time (one signing costs about a third of a
-   * verification); only when the bytes differ (a forgery, or a signer that randomises its signatures) does it
-   * run Verify. False for a malformed envelope.
-   */
-  checkTopicSignature(sealed: Uint8Array): boolean {
-    let parts: ReturnType<typeof readCommunityEnvelope>
-    try {
-      parts = readCommunityEnvelope(sealed)
-    } catch {
-      return false
-    }
-    const signed = envelopeSignedBytes(sealed)
-    if (equalBytes(ed25519Sign(this.#topicSecretKey, signed), parts.topicSignature)) return true
-    return ed25519Verify(this.#topicId, signed, parts.topicSignature)
+  /** The topic key's certificate of a sender key (§8.3): Sign(topicSk, L_CERT || u32be(epoch) || senderKey). */
+  certifySender(senderKey: Uint8Array): Uint8Array {
+    checkBytes('senderKey', senderKey, ED25519_PUBLIC_BYTES)
+    return ed25519Sign(this.#topicSecretKey, certificateMessage(this.#epoch, senderKey))
+  }
+
+  /** @internal The topic id without a copy, for the envelope check. */
+  topicIdView(): Uint8Array {
+    return this.#topicId
+  }
+
+  /** @internal The community id without a copy. */
+  communityIdView(): Uint8Array {
+    return this.#communityId
   }
 
   /** A copy of the secret epoch key, for an EpochKeyGrant or an invite. Handle as a secret. */
@@ -354,26 +360,66 @@ function sameEpoch(epoch: CommunityEpoch, communityId: Uint8Array, epochNumber: 
 
 // --- Sender chains (§8.3) --------------------------------------------------------------------------
 
-/** A sender's own chain in one epoch: the next index to use and the current chain key. Immutable. */
+/**
+ * A sender's own chain in one epoch (§8.3): its identity key, its random sender key pair (from `senderSeed`),
+ * the topic key's certificate and the identity key's binding of the sender key, the next index to use and the
+ * current chain key. Immutable.
+ */
 export class SenderChainState {
   readonly #communityId: Uint8Array
   readonly #epoch: number
-  readonly #senderTag: Uint8Array
+  readonly #identityKey: Uint8Array
+  readonly #senderSeed: Uint8Array
+  readonly #senderKey: Uint8Array
+  readonly #senderSecretKey: Uint8Array
+  readonly #certificate: Uint8Array
+  readonly #binding: Uint8Array
   readonly #nextIndex: number
   readonly #chainKey: Uint8Array
 
-  private constructor(communityId: Uint8Array, epoch: number, senderTag: Uint8Array, nextIndex: number, chainKey: Uint8Array) {
-    this.#communityId = communityId
-    this.#epoch = epoch
-    this.#senderTag = senderTag
+  private constructor(
+    fields: {
+      communityId: Uint8Array
+      epoch: number
+      identityKey: Uint8Array
+      senderSeed: Uint8Array
+      certificate: Uint8Array
+      binding: Uint8Array
+    },
+    nextIndex: number,
+    chainKey: Uint8Array,
+    keyPair: { publicKey: Uint8Array; secretKey: Uint8Array } = ed25519FromSeed(fields.senderSeed)
+  ) {
+    this.#communityId = fields.communityId
+    this.#epoch = fields.epoch
+    this.#identityKey = fields.identityKey
+    this.#senderSeed = fields.senderSeed
+    this.#senderKey = keyPair.publicKey
+    this.#senderSecretKey = keyPair.secretKey
+    this.#certificate = fields.certificate
+    this.#binding = fields.binding
     this.#nextIndex = nextIndex
     this.#chainKey = chainKey
   }
 
-  /** The chain of `senderSigningKey` in `epoch`, at index 0. */
-  static create(epoch: CommunityEpoch, senderSigningKey: Uint8Array): SenderChainState {
-    const tag = epoch.senderTag(senderSigningKey)
-    return new SenderChainState(epoch.communityId, epoch.epoch, tag, 0, epoch.initialChainKey(tag))
+  /**
+   * A new chain of `identity` in `epoch`, at index 0: a fresh random sender key, certified by the topic key and
+   * bound to the identity key (two signatures, once per chain).
+   */
+  static create(epoch: CommunityEpoch, identity: CommunitySigner, random: RandomSource = randomBytes): SenderChainState {
+    const identityKey = signerPublicKey(identity).slice()
+    const senderSeed = random(32)
+    checkBytes('random sender seed', senderSeed, 32)
+    const keyPair = ed25519FromSeed(senderSeed)
+    const fields = {
+      communityId: epoch.communityId,
+      epoch: epoch.epoch,
+      identityKey,
+      senderSeed,
+      certificate: epoch.certifySender(keyPair.publicKey),
+      binding: signWith(identity, bindingMessage(epoch.communityIdView(), epoch.epoch, keyPair.publicKey))
+    }
+    return new SenderChainState(fields, 0, epoch.initialChainKey(keyPair.publicKey), keyPair)
   }
 
   /** The index the next message will carry. */
@@ -391,29 +437,70 @@ export class SenderChainState {
     return this.#communityId.slice()
   }
 
-  /** This sender's opaque tag in the epoch (a copy). */
-  get senderTag(): Uint8Array {
-    return this.#senderTag.slice()
+  /** The sender's identity key (a copy). */
+  get identityKey(): Uint8Array {
+    return this.#identityKey.slice()
   }
 
-  /** @internal The current chain key (a copy). Secret. */
-  chainKeyForSealing(): Uint8Array {
-    return this.#chainKey.slice()
+  /** This chain's public sender key, named in every envelope's header (a copy). */
+  get senderKey(): Uint8Array {
+    return this.#senderKey.slice()
+  }
+
+  /** @internal What sealing needs, without copies. Secret. */
+  sealingParts(): {
+    communityId: Uint8Array
+    identityKey: Uint8Array
+    senderKey: Uint8Array
+    senderSecretKey: Uint8Array
+    certificate: Uint8Array
+    binding: Uint8Array
+    chainKey: Uint8Array
+  } {
+    return {
+      communityId: this.#communityId,
+      identityKey: this.#identityKey,
+      senderKey: this.#senderKey,
+      senderSecretKey: this.#senderSecretKey,
+      certificate: this.#certificate,
+      binding: this.#binding,
+      chainKey: this.#chainKey
+    }
   }
 
   /** @internal The state after one message was sealed. */
   advanced(nextChainKey: Uint8Array): SenderChainState {
-    return new SenderChainState(this.#communityId, this.#epoch, this.#senderTag, this.#nextIndex + 1, nextChainKey)
+    return new SenderChainState(this.#fields(), this.#nextIndex + 1, nextChainKey, {
+      publicKey: this.#senderKey,
+      secretKey: this.#senderSecretKey
+    })
   }
 
-  /** version(1) || 0x53 || communityId[32] || u32be(epoch) || senderTag[32] || u32be(nextIndex) || chainKey[32] (106 bytes). */
+  #fields() {
+    return {
+      communityId: this.#communityId,
+      epoch: this.#epoch,
+      identityKey: this.#identityKey,
+      senderSeed: this.#senderSeed,
+      certificate: this.#certificate,
+      binding: this.#binding
+    }
+  }
+
+  /**
+   * version(1) || 0x53 || communityId[32] || u32be(epoch) || identityKey[32] || senderSeed[32] || certificate[64] ||
+   * binding[64] || u32be(nextIndex) || chainKey[32] (270 bytes, §8.7). Secret.
+   */
   serialize(): Uint8Array {
     return concatBytes(
       u8(COMMUNITY_VERSION),
       u8(TYPE_SENDER),
       this.#communityId,
       u32be(this.#epoch),
-      this.#senderTag,
+      this.#identityKey,
+      this.#senderSeed,
+      this.#certificate,
+      this.#binding,
       u32be(this.#nextIndex),
       this.#chainKey
     )
@@ -424,21 +511,26 @@ export class SenderChainState {
     checkBytes('bytes', bytes)
     const r = new ByteReader(bytes, 'sender chain state')
     readVersionAndType(r, TYPE_SENDER)
-    const communityId = r.bytes(COMMUNITY_KEY_BYTES)
-    const epoch = r.u32()
-    const tag = r.bytes(COMMUNITY_KEY_BYTES)
+    const fields = {
+      communityId: r.bytes(COMMUNITY_KEY_BYTES),
+      epoch: r.u32(),
+      identityKey: r.bytes(ED25519_PUBLIC_BYTES),
+      senderSeed: r.bytes(32),
+      certificate: r.bytes(SIGNATURE_BYTES),
+      binding: r.bytes(SIGNATURE_BYTES)
+    }
     const nextIndex = r.u32()
     const chainKey = r.bytes(COMMUNITY_KEY_BYTES)
     r.end()
-    return new SenderChainState(communityId, epoch, tag, nextIndex, chainKey)
+    return new SenderChainState(fields, nextIndex, chainKey)
   }
 
-  /** Never prints the chain key. */
+  /** Never prints the keys. */
   toString(): string {
     return `SenderChainState { epoch: ${this.#epoch}, nextIndex: ${this.#nextIndex}, [secret] }`
   }
 
-  /** Never serialises the chain key to JSON. */
+  /** Never serialises the keys to JSON. */
   toJSON(): string {
     return this.toString()
   }
@@ -448,40 +540,49 @@ export class SenderChainState {
   }
 }
 
-/** The chain of `senderSigningKey` in `epoch`, at index 0 (same as SenderChainState.create). */
-export function createSenderChain(epoch: CommunityEpoch, senderSigningKey: Uint8Array): SenderChainState {
-  return SenderChainState.create(epoch, senderSigningKey)
+/** A new chain of `identity` in `epoch`, at index 0 (same as SenderChainState.create). */
+export function createSenderChain(epoch: CommunityEpoch, identity: CommunitySigner, random: RandomSource = randomBytes): SenderChainState {
+  return SenderChainState.create(epoch, identity, random)
 }
 
-/** A receiver's position in one sender's chain. */
-interface ReceiverChain {
-  readonly senderTag: Uint8Array
+/** Who a sender key belongs to: the identity key and its binding of the sender key (§8.3), as first verified. */
+export interface SenderIdentity {
+  readonly identityKey: Uint8Array
+  readonly binding: Uint8Array
+}
+
+/** A receiver's position in one sender's chain, and the identity the chain's sender key is bound to. */
+interface ReceiverChain extends SenderIdentity {
+  readonly senderKey: Uint8Array
   readonly nextIndex: number
   readonly chainKey: Uint8Array
 }
 
 /** A message key kept for a message that has not arrived yet. */
 interface SkippedKey {
-  readonly senderTag: Uint8Array
+  readonly senderKey: Uint8Array
   readonly index: number
   readonly messageKey: Uint8Array
 }
 
-function skippedId(tagHex: string, index: number): string {
-  return `${tagHex}:${index}`
+/** Bytes of a chain entry in a serialised receiver state (§8.7). */
+const RECEIVER_CHAIN_BYTES = ED25519_PUBLIC_BYTES + ED25519_PUBLIC_BYTES + SIGNATURE_BYTES + 4 + COMMUNITY_KEY_BYTES
+
+function skippedId(keyHex: string, index: number): string {
+  return `${keyHex}:${index}`
 }
 
 /**
- * A receiver's view of every sender chain of one epoch: per sender (by tag) the next expected index and
- * chain key, and the skipped message keys (bounded per sender and in total, oldest deleted first).
- * Immutable: opening a message returns a new state.
+ * A receiver's view of every sender chain of one epoch: per sender key the identity it is bound to, the next
+ * expected index and chain key, and the skipped message keys (bounded per sender and in total, oldest
+ * deleted first). Immutable: opening a message returns a new state.
  */
 export class CommunityReceiverState {
   readonly #communityId: Uint8Array
   readonly #epoch: number
-  /** Keyed by hex of the sender tag. */
+  /** Keyed by hex of the sender key. */
   readonly #chains: ReadonlyMap<string, ReceiverChain>
-  /** Keyed by `${tagHex}:${index}`, in insertion order (oldest first). */
+  /** Keyed by `${keyHex}:${index}`, in insertion order (oldest first). */
   readonly #skipped: ReadonlyMap<string, SkippedKey>
 
   private constructor(
@@ -521,30 +622,43 @@ export class CommunityReceiverState {
     return this.#skipped.size
   }
 
-  /** The next index expected from the sender with this tag (0 if never seen). */
-  nextIndexOf(senderTag: Uint8Array): number {
-    return this.#chains.get(toHex(senderTag))?.nextIndex ?? 0
+  /** The next index expected from this sender key (0 if never seen). */
+  nextIndexOf(senderKey: Uint8Array): number {
+    return this.#chains.get(toHex(senderKey))?.nextIndex ?? 0
   }
 
-  /** True when a message key for (senderTag, index) is held for a message that has not arrived. */
-  hasSkippedKey(senderTag: Uint8Array, index: number): boolean {
-    return this.#skipped.has(skippedId(toHex(senderTag), index))
+  /** True when a message key for (senderKey, index) is held for a message that has not arrived. */
+  hasSkippedKey(senderKey: Uint8Array, index: number): boolean {
+    return this.#skipped.has(skippedId(toHex(senderKey), index))
+  }
+
+  /** The identity this sender key was found bound to (undefined for a sender key never seen). */
+  identityOf(senderKey: Uint8Array): SenderIdentity | undefined {
+    const chain = this.#chains.get(toHex(senderKey))
+    return chain === undefined ? undefined : { identityKey: chain.identityKey.slice(), binding: chain.binding.slice() }
   }
 
   /**
-   * @internal Finds the message key for (tag, index) and the state to commit if the message then
-   * verifies. Throws DuplicateMessageError or TooManySkippedError; never changes this state.
+   * @internal Finds the message key for (senderKey, index), the identity the chain is bound to (undefined for a
+   * new chain), and the state to commit if the message then verifies; a new chain is committed bound to the
+   * identity passed to `commit`. Throws DuplicateMessageError, TooManySkippedError or MalformedError; never
+   * changes this state.
    */
-  prepare(epoch: CommunityEpoch, senderTag: Uint8Array, index: number): { messageKey: Uint8Array; commit: () => CommunityReceiverState } {
-    const tagHex = toHex(senderTag)
-    const chain = this.#chains.get(tagHex)
+  prepare(
+    epoch: CommunityEpoch,
+    senderKey: Uint8Array,
+    index: number
+  ): { messageKey: Uint8Array; bound: SenderIdentity | undefined; commit: (identity: SenderIdentity) => CommunityReceiverState } {
+    const keyHex = toHex(senderKey)
+    const chain = this.#chains.get(keyHex)
     const nextIndex = chain?.nextIndex ?? 0
     if (index < nextIndex) {
-      const id = skippedId(tagHex, index)
+      const id = skippedId(keyHex, index)
       const entry = this.#skipped.get(id)
       if (entry === undefined) throw new DuplicateMessageError('message already opened (or its skipped key was deleted)')
       return {
         messageKey: entry.messageKey.slice(),
+        bound: chain,
         commit: () => {
           const skipped = new Map(this.#skipped)
           skipped.delete(id)
@@ -556,24 +670,31 @@ export class CommunityReceiverState {
     if (index - nextIndex > MAX_SKIP) {
       throw new TooManySkippedError(`message would skip ${index - nextIndex} keys (max ${MAX_SKIP})`)
     }
-    let ck = chain?.chainKey ?? epoch.initialChainKey(senderTag)
+    let ck = chain?.chainKey ?? epoch.initialChainKey(senderKey)
     const newSkipped: SkippedKey[] = []
     for (let i = nextIndex; i < index; i++) {
       const step = chainStep(ck)
-      newSkipped.push({ senderTag: senderTag.slice(), index: i, messageKey: step.messageKey })
+      newSkipped.push({ senderKey: senderKey.slice(), index: i, messageKey: step.messageKey })
       ck = step.nextChainKey
     }
     const step = chainStep(ck)
     return {
       messageKey: step.messageKey,
-      commit: () => {
+      bound: chain,
+      commit: (identity) => {
         const chains = new Map(this.#chains)
-        chains.set(tagHex, { senderTag: senderTag.slice(), nextIndex: index + 1, chainKey: step.nextChainKey })
+        chains.set(keyHex, {
+          senderKey: senderKey.slice(),
+          identityKey: (chain ?? identity).identityKey.slice(),
+          binding: (chain ?? identity).binding.slice(),
+          nextIndex: index + 1,
+          chainKey: step.nextChainKey
+        })
         let skipped: ReadonlyMap<string, SkippedKey> = this.#skipped
         if (newSkipped.length > 0) {
           const grown = new Map(this.#skipped)
-          for (const s of newSkipped) grown.set(skippedId(tagHex, s.index), s)
-          evictOldest(grown, tagHex)
+          for (const k of newSkipped) grown.set(skippedId(keyHex, k.index), k)
+          evictOldest(grown, keyHex)
           skipped = grown
         }
         return new CommunityReceiverState(this.#communityId, this.#epoch, chains, skipped)
@@ -583,11 +704,12 @@ export class CommunityReceiverState {
 
   /**
    * version(1) || 0x52 || communityId[32] || u32be(epoch) || u32be(nChains) || chains ||
-   * u32be(nSkipped) || skipped (§8.7). Chains in ascending tag order: senderTag[32] || u32be(nextIndex) ||
-   * chainKey[32]. Skipped keys oldest first: senderTag[32] || u32be(index) || messageKey[32]. Secret.
+   * u32be(nSkipped) || skipped (§8.7). Chains in ascending sender-key order: senderKey[32] || identityKey[32] ||
+   * binding[64] || u32be(nextIndex) || chainKey[32]. Skipped keys oldest first: senderKey[32] || u32be(index) ||
+   * messageKey[32]. Secret.
    */
   serialize(): Uint8Array {
-    const chains = [...this.#chains.values()].sort((a, b) => compareBytes(a.senderTag, b.senderTag))
+    const chains = [...this.#chains.values()].sort((a, b) => compareBytes(a.senderKey, b.senderKey))
     const parts: Uint8Array[] = [
       u8(COMMUNITY_VERSION),
       u8(TYPE_RECEIVER),
@@ -595,9 +717,9 @@ export class CommunityReceiverState {
       u32be(this.#epoch),
       u32be(chains.length)
     ]
-    for (const c of chains) parts.push(c.senderTag, u32be(c.nextIndex), c.chainKey)
+    for (const c of chains) parts.push(c.senderKey, c.identityKey, c.binding, u32be(c.nextIndex), c.chainKey)
     parts.push(u32be(this.#skipped.size))
-    for (const s of this.#skipped.values()) parts.push(s.senderTag, u32be(s.index), s.messageKey)
+    for (const k of this.#skipped.values()) parts.push(k.senderKey, u32be(k.index), k.messageKey)
     return concatBytes(...parts)
   }
 
@@ -609,38 +731,40 @@ export class CommunityReceiverState {
     const communityId = r.bytes(COMMUNITY_KEY_BYTES)
     const epoch = r.u32()
     const nChains = r.u32()
-    // Each chain entry is 68 bytes: refuse counts the input cannot hold before allocating anything.
-    if (nChains * 68 > r.remaining) throw new MalformedError('community receiver state is truncated')
+    // Refuse counts the input cannot hold before allocating anything.
+    if (nChains * RECEIVER_CHAIN_BYTES > r.remaining) throw new MalformedError('community receiver state is truncated')
     const chains = new Map<string, ReceiverChain>()
     let previous: Uint8Array | undefined
     for (let i = 0; i < nChains; i++) {
-      const senderTag = r.bytes(COMMUNITY_KEY_BYTES)
+      const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
+      const identityKey = r.bytes(ED25519_PUBLIC_BYTES)
+      const binding = r.bytes(SIGNATURE_BYTES)
       const nextIndex = r.u32()
       const chainKey = r.bytes(COMMUNITY_KEY_BYTES)
-      if (previous !== undefined && compareBytes(previous, senderTag) >= 0) {
-        throw new MalformedError('sender chains not in ascending tag order')
+      if (previous !== undefined && compareBytes(previous, senderKey) >= 0) {
+        throw new MalformedError('sender chains not in ascending sender-key order')
       }
       if (nextIndex > MAX_MESSAGE_INDEX + 1) throw new MalformedError('next index out of range')
-      previous = senderTag
-      chains.set(toHex(senderTag), { senderTag, nextIndex, chainKey })
+      previous = senderKey
+      chains.set(toHex(senderKey), { senderKey, identityKey, binding, nextIndex, chainKey })
     }
     const nSkipped = r.u32()
     if (nSkipped > MAX_SKIPPED_TOTAL) throw new MalformedError('too many skipped keys')
     const skipped = new Map<string, SkippedKey>()
     const perSender = new Map<string, number>()
     for (let i = 0; i < nSkipped; i++) {
-      const senderTag = r.bytes(COMMUNITY_KEY_BYTES)
+      const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
       const index = r.u32()
       const messageKey = r.bytes(COMMUNITY_KEY_BYTES)
-      const tagHex = toHex(senderTag)
-      const chain = chains.get(tagHex)
+      const keyHex = toHex(senderKey)
+      const chain = chains.get(keyHex)
       if (chain === undefined || index >= chain.nextIndex) throw new MalformedError('skipped key outside its chain')
-      const id = skippedId(tagHex, index)
+      const id = skippedId(keyHex, index)
       if (skipped.has(id)) throw new MalformedError('duplicate skipped key')
-      const count = (perSender.get(tagHex) ?? 0) + 1
+      const count = (perSender.get(keyHex) ?? 0) + 1
       if (count > MAX_SKIPPED_PER_SENDER) throw new MalformedError('too many skipped keys for one sender')
-      perSender.set(tagHex, count)
-      skipped.set(id, { senderTag, index, messageKey })
+      perSender.set(keyHex, count)
+      skipped.set(id, { senderKey, index, messageKey })
     }
     r.end()
     return new CommunityReceiverState(communityId, epoch, chains, skipped)
@@ -661,9 +785,9 @@ export class CommunityReceiverState {
   }
 }
 
-/** Deletes the oldest skipped keys of `tagHex` above MAX_SKIPPED_PER_SENDER, then the oldest overall above MAX_SKIPPED_TOTAL. */
-function evictOldest(skipped: Map<string, SkippedKey>, tagHex: string): void {
-  const prefix = `${tagHex}:`
+/** Deletes the oldest skipped keys of `keyHex` above MAX_SKIPPED_PER_SENDER, then the oldest overall above MAX_SKIPPED_TOTAL. */
+function evictOldest(skipped: Map<string, SkippedKey>, keyHex: string): void {
+  const prefix = `${keyHex}:`
   let count = 0
   for (const id of skipped.keys()) if (id.startsWith(prefix)) count++
   for (const id of skipped.keys()) {
@@ -690,19 +814,20 @@ export function createReceiverState(epoch: CommunityEpoch): CommunityReceiverSta
 export interface CommunityEnvelopeHeader {
   version: number
   epoch: number
-  senderTag: Uint8Array
+  senderKey: Uint8Array
   index: number
 }
 
 /**
- * Splits a sealed envelope into header, ciphertext and topic signature, checking only lengths and the
- * version. Throws UnsupportedVersionError or MalformedError.
+ * Splits a sealed envelope into header, ciphertext, the topic key's certificate of the sender key and the
+ * sender key's signature, checking only lengths and the version. Throws UnsupportedVersionError or MalformedError.
  */
 export function readCommunityEnvelope(sealed: Uint8Array): {
   header: CommunityEnvelopeHeader
   headerBytes: Uint8Array
   ciphertext: Uint8Array
-  topicSignature: Uint8Array
+  certificate: Uint8Array
+  signature: Uint8Array
 } {
   checkBytes('sealed', sealed)
   if (sealed.length < MIN_SEALED_BYTES || sealed.length > MAX_SEALED_BYTES) {
@@ -712,27 +837,58 @@ export function readCommunityEnvelope(sealed: Uint8Array): {
   const version = r.u8()
   if (version !== COMMUNITY_VERSION) throw new UnsupportedVersionError(`community envelope version ${version}`)
   const epoch = r.u32()
-  const senderTag = r.bytes(COMMUNITY_KEY_BYTES)
+  const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
   const index = r.u32()
-  const ciphertext = r.bytes(r.remaining - SIGNATURE_BYTES)
-  const topicSignature = r.bytes(SIGNATURE_BYTES)
+  const ciphertext = r.bytes(r.remaining - ENVELOPE_TRAILER_BYTES)
+  const certificate = r.bytes(SIGNATURE_BYTES)
+  const signature = r.bytes(SIGNATURE_BYTES)
   return {
-    header: { version, epoch, senderTag, index },
+    header: { version, epoch, senderKey, index },
     headerBytes: sealed.slice(0, ENVELOPE_HEADER_BYTES),
     ciphertext,
-    topicSignature
+    certificate,
+    signature
   }
 }
 
+/** L_ENV || sealed without its last 64 bytes: what the sender key signs (§8.5). */
 function envelopeSignedBytes(sealed: Uint8Array): Uint8Array {
-  return concatBytes(utf8(COMMUNITY_LABELS.envelopeSignature), sealed.subarray(0, sealed.length - SIGNATURE_BYTES))
+  return concatBytes(ENVELOPE_LABEL, sealed.subarray(0, sealed.length - SIGNATURE_BYTES))
 }
 
 /**
- * The router's check (§8.5): true when `sealed` is a well-formed version-1 envelope whose topic
- * signature verifies under `topicId`. Needs no secret; reveals nothing about the content.
+ * Certificates that verified, so a sender's certificate is verified once and not with every envelope: keyed by
+ * topic id, epoch and sender key (hex), holding the certificate's bytes. Bounded; the oldest entry goes first.
+ * Only a certificate whose bytes equal a verified one is taken from here; any other is verified.
  */
-export function verifyTopicSignature(topicId: Uint8Array, sealed: Uint8Array): boolean {
+const verifiedCertificates = new Map<string, Uint8Array>()
+/** Most certificates remembered (about 200 bytes each). */
+export const CERTIFICATE_CACHE_ENTRIES = 4096
+
+function certificateVerifies(topicId: Uint8Array, sealed: Uint8Array, certificate: Uint8Array): boolean {
+  const key = toHex(topicId) + toHex(sealed.subarray(HEADER_EPOCH_AT, HEADER_INDEX_AT))
+  const known = verifiedCertificates.get(key)
+  if (known !== undefined && equalBytes(known, certificate)) return true
+  const epoch = readU32(sealed, HEADER_EPOCH_AT)
+  const senderKey = sealed.subarray(HEADER_SENDER_AT, HEADER_INDEX_AT)
+  if (!ed25519Verify(topicId, certificateMessage(epoch, senderKey), certificate)) return false
+  if (verifiedCertificates.size >= CERTIFICATE_CACHE_ENTRIES) {
+    verifiedCertificates.delete(verifiedCertificates.keys().next().value as string)
+  }
+  verifiedCertificates.set(key, certificate.slice())
+  return true
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+}
+
+/**
+ * The router's check (§8.5): true when `sealed` is a well-formed version-1 envelope whose certificate verifies
+ * under `topicId` (so its sender key was certified by a holder of the epoch key) and whose signature verifies
+ * under that sender key. Needs no secret; reveals nothing about the content or the sender's identity.
+ */
+export function verifyCommunityEnvelope(topicId: Uint8Array, sealed: Uint8Array): boolean {
   if (!(topicId instanceof Uint8Array) || topicId.length !== COMMUNITY_KEY_BYTES) return false
   let parts: ReturnType<typeof readCommunityEnvelope>
   try {
@@ -740,11 +896,8 @@ export function verifyTopicSignature(topicId: Uint8Array, sealed: Uint8Array): b
   } catch {
     return false
   }
-  return ed25519Verify(topicId, envelopeSignedBytes(sealed), parts.topicSignature)
-}
-
-function innerSignedBytes(innerWithoutSignature: Uint8Array, body: Uint8Array): Uint8Array {
-  return concatBytes(utf8(COMMUNITY_LABELS.messageSignature), innerWithoutSignature, body)
+  if (!certificateVerifies(topicId, sealed, parts.certificate)) return false
+  return ed25519Verify(parts.header.senderKey, envelopeSignedBytes(sealed), parts.signature)
 }
 
 /**
@@ -766,47 +919,45 @@ export function sealCommunityMessage(
     throw new InvalidArgumentError(`body must be at most ${MAX_COMMUNITY_BODY_BYTES} bytes, got ${body.length}`)
   }
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('timestamp must be a non-negative safe integer')
-  const senderKey = signerPublicKey(identity)
-  if (!sameEpoch(epoch, senderState.communityId, senderState.epoch)) {
+  if (senderState.epoch !== epoch.epoch || !equalBytes(senderState.sealingParts().communityId, epoch.communityIdView())) {
     throw new InvalidArgumentError('senderState belongs to another community or epoch')
   }
-  const tag = epoch.senderTag(senderKey)
-  if (!equalBytes(tag, senderState.senderTag)) throw new InvalidArgumentError('senderState belongs to another sender')
+  const parts = senderState.sealingParts()
+  if (!equalBytes(signerPublicKey(identity), parts.identityKey)) throw new InvalidArgumentError('senderState belongs to another sender')
   const index = senderState.nextIndex
   if (index > MAX_MESSAGE_INDEX) throw new InvalidArgumentError('sender chain exhausted; rotate the epoch')
 
-  const innerHead = concatBytes(
+  const inner = concatBytes(
     u8(COMMUNITY_VERSION),
     u32be(epoch.epoch),
-    epoch.communityId,
-    senderKey,
+    parts.communityId,
+    parts.identityKey,
     u32be(index),
-    u64be(timestamp)
+    u64be(timestamp),
+    parts.binding,
+    body
   )
-  const signature = signWith(identity, innerSignedBytes(innerHead, body))
-  const padded = pad(concatBytes(innerHead, signature, body))
-
-  const ck = senderState.chainKeyForSealing()
-  const { messageKey, nextChainKey } = chainStep(ck)
+  const padded = pad(inner)
+  const { messageKey, nextChainKey } = chainStep(parts.chainKey)
   const { aeadKey, nonce } = messageKeyMaterial(messageKey)
-  const header = concatBytes(u8(COMMUNITY_VERSION), u32be(epoch.epoch), tag, u32be(index))
+  const header = concatBytes(u8(COMMUNITY_VERSION), u32be(epoch.epoch), parts.senderKey, u32be(index))
   const ciphertext = aeadEncrypt(aeadKey, nonce, padded, header)
   // The message key is used once and deleted; only the next chain key survives in the new state.
-  wipe(ck)
   wipe(messageKey)
   wipe(aeadKey)
   wipe(padded)
-  const unsigned = concatBytes(header, ciphertext, new Uint8Array(SIGNATURE_BYTES))
-  const topicSignature = epoch.signWithTopicKey(envelopeSignedBytes(unsigned))
-  unsigned.set(topicSignature, unsigned.length - SIGNATURE_BYTES)
-  return { state: senderState.advanced(nextChainKey), sealed: unsigned }
+  // L_ENV || header || ct || certificate, signed by the sender key; the envelope is that without the label, plus the signature.
+  const labelled = concatBytes(ENVELOPE_LABEL, header, ciphertext, parts.certificate, new Uint8Array(SIGNATURE_BYTES))
+  const signedLength = labelled.length - SIGNATURE_BYTES
+  labelled.set(ed25519Sign(parts.senderSecretKey, labelled.subarray(0, signedLength)), signedLength)
+  return { state: senderState.advanced(nextChainKey), sealed: labelled.slice(ENVELOPE_LABEL.length) }
 }
 
 /** What opening a community message yields. */
 export interface OpenedCommunityMessage {
   /** The receiver state to commit once the message is stored. */
   states: CommunityReceiverState
-  /** The sender's Ed25519 identity public key (authenticated by its signature). */
+  /** The sender's Ed25519 identity public key (authenticated through its binding of the sender key). */
   senderKey: Uint8Array
   /** The message's index in its sender's chain. */
   index: number
@@ -819,19 +970,20 @@ export interface OpenedCommunityMessage {
 /** Options of {@link openCommunityMessage}. */
 export interface OpenCommunityOptions {
   /**
-   * True when the caller has already checked this envelope's topic signature under this epoch's topic id
-   * (e.g. the gossip validator did, with {@link CommunityEpoch.checkTopicSignature} or
-   * {@link verifyTopicSignature}), so it is not checked twice. Never set it for bytes nobody checked.
+   * True when the caller has already run the router check ({@link verifyCommunityEnvelope}) on these exact bytes
+   * under this epoch's topic id (e.g. its gossip validator did), so it is not run twice. Never set it for bytes
+   * nobody checked.
    */
-  topicSignatureChecked?: boolean
+  envelopeChecked?: boolean
 }
 
 /**
  * Opens a sealed community message (§8.5, §8.4). On success returns the new receiver state and the
  * authenticated message; on any failure throws and `receiverStates` is unchanged:
  * UnsupportedVersionError / MalformedError (bad layout), EpochMismatchError (another epoch or
- * community), DecryptionError (bad topic signature or AEAD failure), DuplicateMessageError (replay),
- * TooManySkippedError (beyond MAX_SKIP), SignatureError (bad sender signature or sender mismatch).
+ * community), DecryptionError (the router check fails, or AEAD failure), DuplicateMessageError (replay),
+ * TooManySkippedError (beyond MAX_SKIP), SignatureError (bad binding, or an identity other than the one the
+ * sender key is bound to).
  */
 export function openCommunityMessage(
   epoch: CommunityEpoch,
@@ -844,10 +996,10 @@ export function openCommunityMessage(
   }
   const { header, headerBytes, ciphertext } = readCommunityEnvelope(sealed)
   if (header.epoch !== epoch.epoch) throw new EpochMismatchError(`message is for epoch ${header.epoch}, not ${epoch.epoch}`)
-  if (options.topicSignatureChecked !== true && !epoch.checkTopicSignature(sealed)) {
-    throw new DecryptionError('topic signature does not verify: tampered, or not from this community epoch')
+  if (options.envelopeChecked !== true && !verifyCommunityEnvelope(epoch.topicIdView(), sealed)) {
+    throw new DecryptionError('envelope signatures do not verify: tampered, or not from this community epoch')
   }
-  const prepared = receiverStates.prepare(epoch, header.senderTag, header.index)
+  const prepared = receiverStates.prepare(epoch, header.senderKey, header.index)
   const { aeadKey, nonce } = messageKeyMaterial(prepared.messageKey)
   let padded: Uint8Array
   try {
@@ -868,19 +1020,23 @@ export function openCommunityMessage(
   if (version !== COMMUNITY_VERSION) throw new UnsupportedVersionError(`community message version ${version}`)
   const innerEpoch = r.u32()
   const communityId = r.bytes(COMMUNITY_KEY_BYTES)
-  if (innerEpoch !== epoch.epoch || !equalBytes(communityId, epoch.communityId)) {
+  if (innerEpoch !== epoch.epoch || !equalBytes(communityId, epoch.communityIdView())) {
     throw new EpochMismatchError('inner plaintext names another community or epoch')
   }
-  const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
+  const identityKey = r.bytes(ED25519_PUBLIC_BYTES)
   const index = r.u32()
   const timestamp = r.u64()
-  const signature = r.bytes(SIGNATURE_BYTES)
+  const binding = r.bytes(SIGNATURE_BYTES)
   const body = r.rest()
-  if (!equalBytes(epoch.senderTag(senderKey), header.senderTag)) throw new SignatureError('sender key does not match the sender tag')
   if (index !== header.index) throw new SignatureError('inner index does not match the envelope')
-  const innerHead = inner.subarray(0, INNER_HEADER_BYTES - SIGNATURE_BYTES)
-  if (!ed25519Verify(senderKey, innerSignedBytes(innerHead, body), signature)) {
-    throw new SignatureError('bad sender signature on community message')
+  const bound = prepared.bound
+  if (bound !== undefined) {
+    // The sender key's binding was verified with the chain's first message; the sender repeats it unchanged.
+    if (!equalBytes(identityKey, bound.identityKey) || !equalBytes(binding, bound.binding)) {
+      throw new SignatureError('identity or binding differs from the one this sender key is bound to')
+    }
+  } else if (!ed25519Verify(identityKey, bindingMessage(communityId, innerEpoch, header.senderKey), binding)) {
+    throw new SignatureError('bad binding of the sender key to the identity key')
   }
-  return { states: prepared.commit(), senderKey, index, timestamp, body }
+  return { states: prepared.commit({ identityKey, binding }), senderKey: identityKey, index, timestamp, body }
 }

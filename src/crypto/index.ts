@@ -2,7 +2,7 @@
 export * from './atrest.js'
 export * as community from './community.js'
 export * from './community-control.js'
-export { CommunityEpoch, CommunityReceiverState, openCommunityMessage, sealCommunityMessage, SenderChainState, verifyTopicSignature } from './community.js'
+export { CommunityEpoch, CommunityReceiverState, openCommunityMessage, sealCommunityMessage, SenderChainState, verifyCommunityEnvelope } from './community.js'
 export * from './errors.js'
 export * from './identity.js'
 export * from './padding.js'

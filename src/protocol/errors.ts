@@ -42,5 +42,5 @@ export class WrongTopicError extends ProtocolError {}
 /** An envelope's timestamp is further in the future than the allowed clock skew (§14.2). */
 export class TimestampError extends ProtocolError {}
 
-/** A community envelope whose topic signature does not verify under the topic's id (§8.5, §14.2). */
+/** A community envelope that fails the router check under the topic's id: sender certificate or signature (§8.5, §14.2). */
 export class TopicSignatureError extends ProtocolError {}

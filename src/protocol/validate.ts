@@ -3,7 +3,7 @@
  * verify without any secret. The node calls it from its gossipsub topic validator and on envelopes that
  * arrive by sync; a ProtocolError means "reject", a return means "accept".
  */
-import { verifyTopicSignature } from '../crypto/community.js'
+import { verifyCommunityEnvelope } from '../crypto/community.js'
 import { decodeEnvelope, type Envelope, type EnvelopeKind } from './envelope.js'
 import { InvalidArgumentError, TimestampError, TopicSignatureError, WrongTopicError } from './errors.js'
 import { parseTopic, type TopicKind } from './topics.js'
@@ -24,17 +24,12 @@ export interface TopicCheckOptions {
   now?: number
   /** Allowed skew into the future (default MAX_FUTURE_SKEW_MS). */
   maxFutureSkewMs?: number
-  /**
-   * Checks a community envelope's topic signature under the topic's id (default: the router check,
-   * verifyTopicSignature). A node that holds the epoch passes its holder check (§8.5): same verdict, cheaper.
-   */
-  checkTopicSignature?: (sealed: Uint8Array) => boolean
 }
 
 /**
  * Checks `data` received on `topic` (§14.2): the topic is a sotto topic; the data is a valid envelope
  * (§11); its kind is the one of the topic; its timestamp is not more than the skew ahead of `now`; for a
- * community topic, the sealed message's topic signature verifies under the topic id named by the topic.
+ * community topic, the sealed message passes the router check (§8.5) under the topic id named by the topic.
  * Returns the decoded envelope; throws only ProtocolError subclasses.
  */
 export function validateTopicEnvelope(topic: string, data: Uint8Array, options: TopicCheckOptions = {}): Envelope {
@@ -47,9 +42,8 @@ export function validateTopicEnvelope(topic: string, data: Uint8Array, options: 
     throw new WrongTopicError(`a ${envelope.kind} envelope does not belong on a ${kind} topic`)
   }
   if (envelope.timestamp > now + skew) throw new TimestampError('envelope timestamp is too far in the future')
-  const signatureOk = options.checkTopicSignature ?? ((sealed: Uint8Array) => verifyTopicSignature(id, sealed))
-  if (envelope.kind === 'community' && !signatureOk(envelope.sealed)) {
-    throw new TopicSignatureError('topic signature does not verify under the topic id')
+  if (envelope.kind === 'community' && !verifyCommunityEnvelope(id, envelope.sealed)) {
+    throw new TopicSignatureError('sender certificate or signature does not verify under the topic id')
   }
   return envelope
 }
