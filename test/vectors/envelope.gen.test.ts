@@ -73,7 +73,7 @@ function buildEnvelopeVectors(): string {
       ratchetHeader: rh,
       ciphertext: seed('ct-prekey', 272)
     }),
-    envelopeJson('community, smallest sealed message', { kind: 'community', timestamp: T + 2000, sealed: seed('sealed', 377) })
+    envelopeJson('community, smallest sealed message', { kind: 'community', timestamp: T + 2000, sealed: seed('sealed', 441) })
   ]
   const contents = [
     contentJson('text', { type: 'text', body: 'hello, Zoë 👋', sentAt: T + 123, messageId: seed('message-id', 16) }),
