@@ -94,7 +94,15 @@ export class ByteReader {
   /** Reads `n` bytes (a copy). */
   bytes(n: number): Uint8Array {
     this.#need(n)
-    const out = Uint8Array.from(this.#bytes.subarray(this.#offset, this.#offset + n))
+    const out = new Uint8Array(this.#bytes.subarray(this.#offset, this.#offset + n))
+    this.#offset += n
+    return out
+  }
+
+  /** Reads `n` bytes as a view into the input (no copy; valid while the input is not changed). */
+  view(n: number): Uint8Array {
+    this.#need(n)
+    const out = this.#bytes.subarray(this.#offset, this.#offset + n)
     this.#offset += n
     return out
   }

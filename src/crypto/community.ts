@@ -18,8 +18,7 @@ import {
   INSPECT,
   U32_MAX,
   u8,
-  u32be,
-  u64be
+  u32be
 } from './community-bytes.js'
 import {
   DecryptionError,
@@ -489,7 +488,7 @@ export class SenderChainState {
 
   /**
    * version(1) || 0x53 || communityId[32] || u32be(epoch) || identityKey[32] || senderSeed[32] || certificate[64] ||
-   * binding[64] || u32be(nextIndex) || chainKey[32] (270 bytes, §8.7). Secret.
+   * binding[64] || u32be(nextIndex) || chainKey[32] (266 bytes, §8.7). Secret.
    */
   serialize(): Uint8Array {
     return concatBytes(
@@ -818,9 +817,40 @@ export interface CommunityEnvelopeHeader {
   index: number
 }
 
+/** The parts of a sealed envelope, as views into it (§8.5). */
+interface EnvelopeParts {
+  epoch: number
+  senderKey: Uint8Array
+  index: number
+  headerBytes: Uint8Array
+  ciphertext: Uint8Array
+  certificate: Uint8Array
+  signature: Uint8Array
+}
+
+/** Checks length and version and splits `sealed` into views; throws UnsupportedVersionError or MalformedError. */
+function envelopeParts(sealed: Uint8Array): EnvelopeParts {
+  checkBytes('sealed', sealed)
+  if (sealed.length < MIN_SEALED_BYTES || sealed.length > MAX_SEALED_BYTES) {
+    throw new MalformedError(`sealed community message of ${sealed.length} bytes is out of range`)
+  }
+  if (sealed[0] !== COMMUNITY_VERSION) throw new UnsupportedVersionError(`community envelope version ${sealed[0]}`)
+  const trailer = sealed.length - ENVELOPE_TRAILER_BYTES
+  return {
+    epoch: readU32(sealed, HEADER_EPOCH_AT),
+    senderKey: sealed.subarray(HEADER_SENDER_AT, HEADER_INDEX_AT),
+    index: readU32(sealed, HEADER_INDEX_AT),
+    headerBytes: sealed.subarray(0, ENVELOPE_HEADER_BYTES),
+    ciphertext: sealed.subarray(ENVELOPE_HEADER_BYTES, trailer),
+    certificate: sealed.subarray(trailer, trailer + SIGNATURE_BYTES),
+    signature: sealed.subarray(trailer + SIGNATURE_BYTES)
+  }
+}
+
 /**
  * Splits a sealed envelope into header, ciphertext, the topic key's certificate of the sender key and the
- * sender key's signature, checking only lengths and the version. Throws UnsupportedVersionError or MalformedError.
+ * sender key's signature (copies), checking only lengths and the version. Throws UnsupportedVersionError or
+ * MalformedError.
  */
 export function readCommunityEnvelope(sealed: Uint8Array): {
   header: CommunityEnvelopeHeader
@@ -829,25 +859,13 @@ export function readCommunityEnvelope(sealed: Uint8Array): {
   certificate: Uint8Array
   signature: Uint8Array
 } {
-  checkBytes('sealed', sealed)
-  if (sealed.length < MIN_SEALED_BYTES || sealed.length > MAX_SEALED_BYTES) {
-    throw new MalformedError(`sealed community message of ${sealed.length} bytes is out of range`)
-  }
-  const r = new ByteReader(sealed, 'sealed community message')
-  const version = r.u8()
-  if (version !== COMMUNITY_VERSION) throw new UnsupportedVersionError(`community envelope version ${version}`)
-  const epoch = r.u32()
-  const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
-  const index = r.u32()
-  const ciphertext = r.bytes(r.remaining - ENVELOPE_TRAILER_BYTES)
-  const certificate = r.bytes(SIGNATURE_BYTES)
-  const signature = r.bytes(SIGNATURE_BYTES)
+  const p = envelopeParts(sealed)
   return {
-    header: { version, epoch, senderKey, index },
-    headerBytes: sealed.slice(0, ENVELOPE_HEADER_BYTES),
-    ciphertext,
-    certificate,
-    signature
+    header: { version: COMMUNITY_VERSION, epoch: p.epoch, senderKey: p.senderKey.slice(), index: p.index },
+    headerBytes: p.headerBytes.slice(),
+    ciphertext: p.ciphertext.slice(),
+    certificate: p.certificate.slice(),
+    signature: p.signature.slice()
   }
 }
 
@@ -865,12 +883,11 @@ const verifiedCertificates = new Map<string, Uint8Array>()
 /** Most certificates remembered (about 200 bytes each). */
 export const CERTIFICATE_CACHE_ENTRIES = 4096
 
-function certificateVerifies(topicId: Uint8Array, sealed: Uint8Array, certificate: Uint8Array): boolean {
-  const key = toHex(topicId) + toHex(sealed.subarray(HEADER_EPOCH_AT, HEADER_INDEX_AT))
+function certificateVerifies(topicId: Uint8Array, parts: EnvelopeParts): boolean {
+  const { epoch, senderKey, certificate } = parts
+  const key = `${toHex(topicId)}:${epoch}:${toHex(senderKey)}`
   const known = verifiedCertificates.get(key)
   if (known !== undefined && equalBytes(known, certificate)) return true
-  const epoch = readU32(sealed, HEADER_EPOCH_AT)
-  const senderKey = sealed.subarray(HEADER_SENDER_AT, HEADER_INDEX_AT)
   if (!ed25519Verify(topicId, certificateMessage(epoch, senderKey), certificate)) return false
   if (verifiedCertificates.size >= CERTIFICATE_CACHE_ENTRIES) {
     verifiedCertificates.delete(verifiedCertificates.keys().next().value as string)
@@ -890,14 +907,18 @@ function readU32(bytes: Uint8Array, at: number): number {
  */
 export function verifyCommunityEnvelope(topicId: Uint8Array, sealed: Uint8Array): boolean {
   if (!(topicId instanceof Uint8Array) || topicId.length !== COMMUNITY_KEY_BYTES) return false
-  let parts: ReturnType<typeof readCommunityEnvelope>
+  let parts: EnvelopeParts
   try {
-    parts = readCommunityEnvelope(sealed)
+    parts = envelopeParts(sealed)
   } catch {
     return false
   }
-  if (!certificateVerifies(topicId, sealed, parts.certificate)) return false
-  return ed25519Verify(parts.header.senderKey, envelopeSignedBytes(sealed), parts.signature)
+  return envelopeVerifies(topicId, sealed, parts)
+}
+
+function envelopeVerifies(topicId: Uint8Array, sealed: Uint8Array, parts: EnvelopeParts): boolean {
+  if (!certificateVerifies(topicId, parts)) return false
+  return ed25519Verify(parts.senderKey, envelopeSignedBytes(sealed), parts.signature)
 }
 
 /**
@@ -927,20 +948,27 @@ export function sealCommunityMessage(
   const index = senderState.nextIndex
   if (index > MAX_MESSAGE_INDEX) throw new InvalidArgumentError('sender chain exhausted; rotate the epoch')
 
-  const inner = concatBytes(
-    u8(COMMUNITY_VERSION),
-    u32be(epoch.epoch),
-    parts.communityId,
-    parts.identityKey,
-    u32be(index),
-    u64be(timestamp),
-    parts.binding,
-    body
-  )
+  // Inner plaintext (§8.4), written in place.
+  const inner = new Uint8Array(INNER_HEADER_BYTES + body.length)
+  const view = new DataView(inner.buffer)
+  inner[0] = COMMUNITY_VERSION
+  view.setUint32(1, epoch.epoch)
+  inner.set(parts.communityId, 5)
+  inner.set(parts.identityKey, 37)
+  view.setUint32(69, index)
+  view.setBigUint64(73, BigInt(timestamp))
+  inner.set(parts.binding, 81)
+  inner.set(body, INNER_HEADER_BYTES)
   const padded = pad(inner)
+  wipe(inner)
   const { messageKey, nextChainKey } = chainStep(parts.chainKey)
   const { aeadKey, nonce } = messageKeyMaterial(messageKey)
-  const header = concatBytes(u8(COMMUNITY_VERSION), u32be(epoch.epoch), parts.senderKey, u32be(index))
+  const header = new Uint8Array(ENVELOPE_HEADER_BYTES)
+  const headerView = new DataView(header.buffer)
+  header[0] = COMMUNITY_VERSION
+  headerView.setUint32(HEADER_EPOCH_AT, epoch.epoch)
+  header.set(parts.senderKey, HEADER_SENDER_AT)
+  headerView.setUint32(HEADER_INDEX_AT, index)
   const ciphertext = aeadEncrypt(aeadKey, nonce, padded, header)
   // The message key is used once and deleted; only the next chain key survives in the new state.
   wipe(messageKey)
@@ -994,9 +1022,10 @@ export function openCommunityMessage(
   if (!sameEpoch(epoch, receiverStates.communityId, receiverStates.epoch)) {
     throw new InvalidArgumentError('receiverStates belong to another community or epoch')
   }
-  const { header, headerBytes, ciphertext } = readCommunityEnvelope(sealed)
+  const header = envelopeParts(sealed)
+  const { headerBytes, ciphertext } = header
   if (header.epoch !== epoch.epoch) throw new EpochMismatchError(`message is for epoch ${header.epoch}, not ${epoch.epoch}`)
-  if (options.envelopeChecked !== true && !verifyCommunityEnvelope(epoch.topicIdView(), sealed)) {
+  if (options.envelopeChecked !== true && !envelopeVerifies(epoch.topicIdView(), sealed, header)) {
     throw new DecryptionError('envelope signatures do not verify: tampered, or not from this community epoch')
   }
   const prepared = receiverStates.prepare(epoch, header.senderKey, header.index)
@@ -1019,14 +1048,15 @@ export function openCommunityMessage(
   const version = r.u8()
   if (version !== COMMUNITY_VERSION) throw new UnsupportedVersionError(`community message version ${version}`)
   const innerEpoch = r.u32()
-  const communityId = r.bytes(COMMUNITY_KEY_BYTES)
+  const communityId = r.view(COMMUNITY_KEY_BYTES)
   if (innerEpoch !== epoch.epoch || !equalBytes(communityId, epoch.communityIdView())) {
     throw new EpochMismatchError('inner plaintext names another community or epoch')
   }
-  const identityKey = r.bytes(ED25519_PUBLIC_BYTES)
+  // Views into `inner`, which is this function's own copy (unpad's output).
+  const identityKey = r.view(ED25519_PUBLIC_BYTES)
   const index = r.u32()
   const timestamp = r.u64()
-  const binding = r.bytes(SIGNATURE_BYTES)
+  const binding = r.view(SIGNATURE_BYTES)
   const body = r.rest()
   if (index !== header.index) throw new SignatureError('inner index does not match the envelope')
   const bound = prepared.bound
@@ -1038,5 +1068,5 @@ export function openCommunityMessage(
   } else if (!ed25519Verify(identityKey, bindingMessage(communityId, innerEpoch, header.senderKey), binding)) {
     throw new SignatureError('bad binding of the sender key to the identity key')
   }
-  return { states: prepared.commit({ identityKey, binding }), senderKey: identityKey, index, timestamp, body }
+  return { states: prepared.commit({ identityKey, binding }), senderKey: identityKey.slice(), index, timestamp, body }
 }

@@ -44,7 +44,7 @@ export const MAX_ENVELOPE_BYTES = 65536
 export const MAX_PREKEY_HEADER_BYTES = MAX_INITIAL_HEADER_BYTES
 /** Length of an encrypted ratchet header (§5.5: 81 bytes); the envelope accepts no other length. */
 export const RATCHET_HEADER_BYTES = ENCRYPTED_HEADER_BYTES
-/** Smallest and largest sealed community message (§8.5: 377 and 65657 bytes). */
+/** Smallest and largest sealed community message (§8.5: 441 and 65721 bytes). */
 export const MIN_COMMUNITY_SEALED_BYTES = MIN_SEALED_BYTES
 export const MAX_COMMUNITY_SEALED_BYTES = MAX_SEALED_BYTES
 /** Envelope timestamps are Unix milliseconds rounded down to a whole second (§11.2). */
