@@ -32,7 +32,7 @@ const prekey: Envelope = {
   ratchetHeader: bytes(81, 7),
   ciphertext: bytes(300, 9)
 }
-const community: Envelope = { kind: 'community', timestamp: T, sealed: bytes(377, 5) }
+const community: Envelope = { kind: 'community', timestamp: T, sealed: bytes(441, 5) }
 
 /** A valid DIRECT body (version 1, kind 2, timestamp, header, ciphertext), unpadded. */
 function directBody(extra: { version?: number; kind?: number } = {}): Uint8Array {

@@ -67,7 +67,7 @@ const seeds = {
   envelope: [
     encodeEnvelope({ kind: 'direct', timestamp: T, ratchetHeader: bytes(81, 2), ciphertext: bytes(290, 3) }),
     encodeEnvelope({ kind: 'direct-prekey', timestamp: T, prekeyHeader: bytes(300, 1), ratchetHeader: bytes(81, 2), ciphertext: bytes(30, 3) }),
-    encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(377, 4) })
+    encodeEnvelope({ kind: 'community', timestamp: T, sealed: bytes(441, 4) })
   ],
   content: [
     encodeContent({ type: 'text', body: 'hello', sentAt: T + 5, messageId: bytes(16, 1) }),
