@@ -4,16 +4,17 @@ import {
   CommunityEpoch,
   CommunityReceiverState,
   createReceiverState,
-  createSenderChain,
   openCommunityMessage,
-  sealCommunityMessage
+  sealCommunityMessage,
+  verifyCommunityEnvelope
 } from '../../src/crypto/community.js'
 import { CryptoError, DuplicateMessageError } from '../../src/crypto/errors.js'
 import { toHex, utf8 } from '../../src/crypto/primitives.js'
-import { identity, resign } from './community-helpers.js'
+import { identity, resign, sender } from './community-helpers.js'
 
-const senders = [identity(0x11), identity(0x22)]
 const epoch = CommunityEpoch.fromEpochKey(new Uint8Array(32).fill(3), 7, new Uint8Array(32).fill(4))
+/** Two senders whose sender seeds the tests know, so that a tampered envelope can be re-signed with the sender key. */
+const senders = [sender(epoch, identity(0x11), 0x51), sender(epoch, identity(0x22), 0x52)]
 
 interface Sent {
   sealed: Uint8Array
@@ -26,10 +27,10 @@ function sendAll(counts: readonly number[]): Sent[] {
   const out: Sent[] = []
   counts.forEach((n, s) => {
     const who = senders[s]!
-    let state = createSenderChain(epoch, who.signingPublicKey)
+    let state = who.chain()
     for (let i = 0; i < n; i++) {
       const body = `s${s}-${i}`
-      const r = sealCommunityMessage(epoch, state, who, utf8(body), i)
+      const r = sealCommunityMessage(epoch, state, who.identity, utf8(body), i)
       state = r.state
       out.push({ sealed: r.sealed, body, sender: s })
     }
@@ -57,7 +58,7 @@ describe('community chains: properties', () => {
           }
           const o = openCommunityMessage(epoch, state, sent[i]!.sealed)
           expect(new TextDecoder().decode(o.body)).toBe(sent[i]!.body)
-          expect(toHex(o.senderKey)).toBe(toHex(senders[sent[i]!.sender]!.signingPublicKey))
+          expect(toHex(o.senderKey)).toBe(toHex(senders[sent[i]!.sender]!.identityKey))
           expect(toHex(state.serialize())).toBe(before)
           state = roundTripState ? CommunityReceiverState.deserialize(o.states.serialize()) : o.states
           opened.add(i)
@@ -73,7 +74,7 @@ describe('community chains: properties', () => {
     )
   })
 
-  it('tampered input (with or without re-signing by a topic key holder) is rejected and leaves state unchanged', () => {
+  it('tampered input (with or without a new certificate and sender signature, as the holder of the epoch key and the sender key could make) is rejected and leaves state unchanged', () => {
     fc.assert(
       fc.property(
         schedule,
@@ -89,12 +90,19 @@ describe('community chains: properties', () => {
             }
           }
           for (const [which, at, delta, resignIt] of tampers) {
-            const original = sent[which % sent.length]!.sealed
+            const { sealed: original, sender: s } = sent[which % sent.length]!
             let bad: Uint8Array = original.slice()
-            // With re-signing the topic signature is recomputed, so flips inside it would be undone.
-            const span = resignIt ? bad.length - 64 : bad.length
+            // With re-signing the certificate and the signature are recomputed, so changes inside them would be undone.
+            const span = resignIt ? bad.length - 128 : bad.length
             bad[at % span] = (bad[at % span]! + delta) & 0xff
-            if (resignIt) bad = resign(epoch, bad)
+            if (resignIt) {
+              bad = resign(epoch, senders[s]!.senderSecretKey, bad)
+              // Unless the version byte or the sender key itself was changed, the router check passes: only the
+              // AEAD (or, for a changed epoch number, the epoch check) can refuse it.
+              const pos = at % span
+              const layoutOrKeyChanged = pos === 0 || (pos >= 5 && pos < 37)
+              expect(verifyCommunityEnvelope(epoch.topicId, bad)).toBe(!layoutOrKeyChanged)
+            }
             const before = toHex(state.serialize())
             expect(() => openCommunityMessage(epoch, state, bad)).toThrow(CryptoError)
             expect(toHex(state.serialize())).toBe(before)
