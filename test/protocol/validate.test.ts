@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CommunityEpoch, createSenderChain, sealCommunityMessage } from '../../src/crypto/community.js'
+import { CommunityEpoch, createSenderChain, MIN_SEALED_BYTES, sealCommunityMessage } from '../../src/crypto/community.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { encodeContent } from '../../src/protocol/content.js'
 import { encodeEnvelope } from '../../src/protocol/envelope.js'
@@ -21,7 +21,7 @@ const signer = { signingPublicKey: member.publicKey.signingKey, sign: (m: Uint8A
 
 function sealed(e: CommunityEpoch): Uint8Array {
   const body = encodeContent({ type: 'text', body: 'hi', sentAt: NOW, messageId: bytes(16, 9) })
-  return sealCommunityMessage(e, createSenderChain(e, member.publicKey.signingKey), signer, body, NOW).sealed
+  return sealCommunityMessage(e, createSenderChain(e, signer), signer, body, NOW).sealed
 }
 
 describe('topic envelope check (attack 9: non-members publishing are dropped; attack 13: wrong topic)', () => {
@@ -32,14 +32,25 @@ describe('topic envelope check (attack 9: non-members publishing are dropped; at
     expect(validateTopicEnvelope(cTopic, good, { now: NOW }).kind).toBe('community')
   })
 
-  it('rejects a sealed message of another epoch (not signed by this topic key)', () => {
+  it('rejects a sealed message of another epoch (its sender key not certified by this topic key)', () => {
     const foreign = encodeEnvelope({ kind: 'community', timestamp: NOW, sealed: sealed(other) })
     expect(protocolErrorOf(() => validateTopicEnvelope(cTopic, foreign, { now: NOW }))).toBeInstanceOf(TopicSignatureError)
   })
 
   it('rejects random sealed bytes from a non-member', () => {
-    const junk = encodeEnvelope({ kind: 'community', timestamp: NOW, sealed: bytes(377, 1) })
+    const junk = encodeEnvelope({ kind: 'community', timestamp: NOW, sealed: bytes(MIN_SEALED_BYTES, 1) })
     expect(protocolErrorOf(() => validateTopicEnvelope(cTopic, junk, { now: NOW }))).toBeInstanceOf(TopicSignatureError)
+  })
+
+  it('rejects an envelope whose certificate or sender signature was changed, also after a good one was checked', () => {
+    const s = sealed(epoch)
+    expect(validateTopicEnvelope(cTopic, encodeEnvelope({ kind: 'community', timestamp: NOW, sealed: s }), { now: NOW }).kind).toBe('community')
+    for (const at of [s.length - 100, s.length - 1, 60]) {
+      const bad = s.slice()
+      bad[at]! ^= 1
+      const env = encodeEnvelope({ kind: 'community', timestamp: NOW, sealed: bad })
+      expect(protocolErrorOf(() => validateTopicEnvelope(cTopic, env, { now: NOW }))).toBeInstanceOf(TopicSignatureError)
+    }
   })
 
   it('rejects a valid envelope on a topic of another kind', () => {

@@ -1,7 +1,15 @@
 // Attacks 10, 12 and 13 (community half) against the crypto layer (docs/PROTOCOL.md §8) and the topic check
 // (§14.2). The app-level versions, with real nodes, are in app.test.ts.
 import { describe, expect, it } from 'vitest'
-import { CommunityEpoch, createReceiverState, createSenderChain, openCommunityMessage, sealCommunityMessage } from '../../src/crypto/community.js'
+import {
+  CommunityEpoch,
+  createReceiverState,
+  createSenderChain,
+  openCommunityMessage,
+  readCommunityEnvelope,
+  sealCommunityMessage,
+  verifyCommunityEnvelope
+} from '../../src/crypto/community.js'
 import {
   createControlStatement,
   createRotationStatement,
@@ -11,9 +19,9 @@ import {
 } from '../../src/crypto/community-control.js'
 import { CryptoError, DecryptionError, EpochMismatchError, SignatureError, UnauthorizedIssuerError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
-import { concatBytes, toHex, utf8 } from '../../src/crypto/primitives.js'
+import { concatBytes, ed25519Verify, toHex, utf8 } from '../../src/crypto/primitives.js'
 import { communityTopic, directTopic, encodeEnvelope, inboxTopic, TopicSignatureError, validateTopicEnvelope, WrongTopicError } from '../../src/protocol/index.js'
-import { forge, resign } from '../crypto/community-helpers.js'
+import { bindingBytes, forge, innerOf, resign, sender } from '../crypto/community-helpers.js'
 
 const T = 1_700_000_000_000
 const admin = IdentityKeyPair.generate()
@@ -22,30 +30,44 @@ const mallory = IdentityKeyPair.generate()
 const admins = new Set([toHex(admin.publicKey.signingKey)])
 
 function post(epoch: CommunityEpoch, who: IdentityKeyPair, text: string): Uint8Array {
-  return sealCommunityMessage(epoch, createSenderChain(epoch, who.publicKey.signingKey), who, utf8(text), T).sealed
+  return sealCommunityMessage(epoch, createSenderChain(epoch, who), who, utf8(text), T).sealed
 }
 
 describe('attack 10: impersonation inside a community', () => {
-  it("attack 10: a member's message made to claim another member's identity is rejected, even re-signed with the topic key", () => {
+  it("attack 10: a member's message made to claim another member's identity is rejected, even with a valid certificate and envelope signature", () => {
     const epoch = CommunityEpoch.create()
     const states = createReceiverState(epoch)
-    // Mallory holds the epoch key, so she can derive Alice's chain; she cannot sign as Alice.
-    const onAliceChain = forge({ epoch, chainOwnerKey: alice.publicKey.signingKey, index: 0, signer: (m) => mallory.sign(m), body: utf8('I am alice') })
-    expect(() => openCommunityMessage(epoch, states, onAliceChain)).toThrow(SignatureError)
-    // Her own chain, with Alice's key written inside and her own signature.
-    const onOwnChain = forge({
-      epoch,
-      chainOwnerKey: mallory.publicKey.signingKey,
-      innerSenderKey: alice.publicKey.signingKey,
-      index: 0,
-      signer: (m) => mallory.sign(m)
-    })
-    expect(() => openCommunityMessage(epoch, states, onOwnChain)).toThrow(SignatureError)
-    // Alice's real message with the body changed and the topic signature redone (Mallory has the topic key).
+    // Mallory holds the epoch key, so she certifies sender keys of her own and reads Alice's messages.
+    const mal = sender(epoch, mallory, 0x6d)
     const real = post(epoch, alice, 'real words')
+    const aliceSenderKey = readCommunityEnvelope(real).header.senderKey
+    const aliceBinding = innerOf(epoch, real).slice(81, 145)
+    const onOwnChain = [
+      // Alice's identity key and real binding: the binding names Alice's sender key, not Mallory's.
+      forge({ from: mal, index: 0, innerIdentityKey: alice.publicKey.signingKey, binding: aliceBinding, body: utf8('I am alice') }),
+      // Alice's identity key with Mallory's binding of her own sender key.
+      forge({ from: mal, index: 0, innerIdentityKey: alice.publicKey.signingKey, body: utf8('I am alice') })
+    ]
+    for (const m of onOwnChain) {
+      expect(verifyCommunityEnvelope(epoch.topicId, m)).toBe(true)
+      expect(() => openCommunityMessage(epoch, states, m)).toThrow(SignatureError)
+    }
+    // Alice's sender key named in the header (Mallory can derive its chain and certify it) but signed by Mallory.
+    const onAliceChain = forge({
+      from: mal,
+      headerSenderKey: aliceSenderKey,
+      certificate: epoch.certifySender(aliceSenderKey),
+      index: 1,
+      innerIdentityKey: alice.publicKey.signingKey,
+      binding: aliceBinding,
+      body: utf8('I am alice')
+    })
+    expect(verifyCommunityEnvelope(epoch.topicId, onAliceChain)).toBe(false)
+    expect(() => openCommunityMessage(epoch, states, onAliceChain)).toThrow(DecryptionError)
+    // Alice's real message with the body changed, re-certified and re-signed with Mallory's sender key.
     const changed = real.slice()
-    changed[60] ^= 1
-    expect(() => openCommunityMessage(epoch, states, resign(epoch, changed))).toThrow(DecryptionError)
+    changed[60]! ^= 1
+    expect(() => openCommunityMessage(epoch, states, resign(epoch, mal.senderSecretKey, changed))).toThrow(DecryptionError)
     // Alice's own message opens and names her.
     expect(toHex(openCommunityMessage(epoch, states, real).senderKey)).toBe(toHex(alice.publicKey.signingKey))
   })
@@ -100,17 +122,25 @@ describe('attack 13: replay into another community, epoch or topic', () => {
     const sealed = post(a, alice, 'for community a, epoch 0')
     expect(() => openCommunityMessage(b, createReceiverState(b), sealed)).toThrow(CryptoError)
     expect(() => openCommunityMessage(a1, createReceiverState(a1), sealed)).toThrow(EpochMismatchError)
-    // A member of both communities moves Alice's signed inner message into b (or into a's next epoch).
-    for (const target of [b, a1]) {
-      const moved = forge({
-        epoch: target,
-        chainOwnerKey: alice.publicKey.signingKey,
+    // A member of both communities moves Alice's identity and binding (of her sender key in a, epoch 0) into b
+    // (or into a's next epoch) on a sender key of his own.
+    const aliceBinding = innerOf(a, sealed).slice(81, 145)
+    for (const [n, target] of [b, a1].entries()) {
+      const own = sender(target, mallory, 0x70 + n)
+      const asInA = forge({
+        from: own,
         index: 0,
         innerCommunityId: a.communityId,
         innerEpoch: a.epoch,
-        signer: (m) => alice.sign(m)
+        innerIdentityKey: alice.publicKey.signingKey,
+        binding: aliceBinding
       })
-      expect(() => openCommunityMessage(target, createReceiverState(target), moved)).toThrow(EpochMismatchError)
+      expect(() => openCommunityMessage(target, createReceiverState(target), asInA)).toThrow(EpochMismatchError)
+      const relabelled = forge({ from: own, index: 0, innerIdentityKey: alice.publicKey.signingKey, binding: aliceBinding })
+      expect(() => openCommunityMessage(target, createReceiverState(target), relabelled)).toThrow(SignatureError)
+      // Alice's binding verifies only for the community, epoch and sender key it names.
+      expect(verifyBinding(alice, a, readCommunityEnvelope(sealed).header.senderKey, aliceBinding)).toBe(true)
+      expect(verifyBinding(alice, target, readCommunityEnvelope(sealed).header.senderKey, aliceBinding)).toBe(false)
     }
     // A control statement of community a (or of an earlier epoch) presented to community b (or later).
     const st = createRotationStatement(a, a1, admin, T, [])
@@ -118,7 +148,7 @@ describe('attack 13: replay into another community, epoch or topic', () => {
     expect(() => verifyControlStatement(st, admins, { communityId: a.communityId, epoch: 1 })).toThrow(EpochMismatchError)
   })
 
-  it('attack 13: an envelope replayed onto another topic fails the router check (topic signature, kind per topic)', () => {
+  it('attack 13: an envelope replayed onto another topic fails the router check (certificate, kind per topic)', () => {
     const a = CommunityEpoch.create()
     const b = CommunityEpoch.create()
     const env = encodeEnvelope({ kind: 'community', timestamp: T, sealed: post(a, alice, 'hi') })
@@ -132,3 +162,7 @@ describe('attack 13: replay into another community, epoch or topic', () => {
     expect(validateTopicEnvelope(directTopic(concatBytes(new Uint8Array(32).fill(9))), direct, { now: T }).kind).toBe('direct')
   })
 })
+
+function verifyBinding(who: IdentityKeyPair, epoch: CommunityEpoch, senderKey: Uint8Array, binding: Uint8Array): boolean {
+  return ed25519Verify(who.publicKey.signingKey, bindingBytes(epoch.communityId, epoch.epoch, senderKey), binding)
+}

@@ -1,7 +1,15 @@
 // Attacks 14 (downgrade) and 15 (oversized, truncated, malformed input) against every decoder that reads
 // bytes from outside: the protocol layer's protobuf formats and the crypto layer's fixed layouts.
 import { describe, expect, it } from 'vitest'
-import { CommunityEpoch, CommunityReceiverState, createReceiverState, createSenderChain, openCommunityMessage, sealCommunityMessage } from '../../src/crypto/community.js'
+import {
+  CommunityEpoch,
+  CommunityReceiverState,
+  createReceiverState,
+  createSenderChain,
+  openCommunityMessage,
+  SenderChainState,
+  sealCommunityMessage
+} from '../../src/crypto/community.js'
 import { createRotationStatement, decodeControlStatement, decodeEpochKeyGrant, encodeControlStatement, encodeEpochKeyGrant } from '../../src/crypto/community-control.js'
 import { CryptoError, UnsupportedVersionError as CryptoVersionError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair, IdentityPublicKey } from '../../src/crypto/identity.js'
@@ -30,7 +38,7 @@ import {
 } from '../../src/protocol/index.js'
 import { decodeFrame, decodeMessage, encodeFrame, FrameType, SyncProtocolError, UnsupportedSyncVersionError } from '../../src/protocol/sync/index.js'
 import { fixedSecrets, parseState } from '../crypto/ratchet-helpers.js'
-import { forge } from '../crypto/community-helpers.js'
+import { forge, sender } from '../crypto/community-helpers.js'
 
 const T = 1_700_000_000_000
 const alice = IdentityKeyPair.generate()
@@ -107,8 +115,14 @@ function versioned(): Array<{
       decode: (b) => CommunityReceiverState.deserialize(b)
     },
     {
+      name: 'community sender state',
+      bytes: createSenderChain(epoch, alice).serialize(),
+      lower: first,
+      decode: (b) => SenderChainState.deserialize(b)
+    },
+    {
       name: 'community message (outer)',
-      bytes: sealCommunityMessage(epoch, createSenderChain(epoch, alice.publicKey.signingKey), alice, utf8('x'), T).sealed,
+      bytes: sealCommunityMessage(epoch, createSenderChain(epoch, alice), alice, utf8('x'), T).sealed,
       lower: first,
       decode: (b) => openCommunityMessage(epoch, createReceiverState(epoch), b)
     },
@@ -133,9 +147,9 @@ describe('attack 14: protocol downgrade', () => {
       ).toBe(true)
     }
     // A protobuf format whose version field is left out entirely reads as version 0: also refused.
-    const env = encodeEnvelope({ kind: 'community', timestamp: T, sealed: new Uint8Array(400).fill(5) })
+    const env = encodeEnvelope({ kind: 'community', timestamp: T, sealed: new Uint8Array(441).fill(5) })
     expect(() => decodeEnvelope(env.subarray(2))).toThrow(UnsupportedVersionError)
-    expect(cases.length).toBe(16)
+    expect(cases.length).toBe(17)
   })
 
   it('attack 14: a lowered version inside the encryption (ratchet header, community inner message) is rejected', () => {
@@ -148,7 +162,7 @@ describe('attack 14: protocol downgrade', () => {
     plain.set(dhsPublic, 1)
     const header = sealHeader(hks!, randomBytes(24), plain, headerAssociatedData(ad))
     expect(() => b.decrypt({ header, ciphertext: randomBytes(40) })).toThrow(CryptoVersionError)
-    const inner = forge({ epoch, chainOwnerKey: alice.publicKey.signingKey, index: 0, innerVersion: 0, signer: (m) => alice.sign(m) })
+    const inner = forge({ from: sender(epoch, alice, 0x5a), index: 0, innerVersion: 0 })
     expect(() => openCommunityMessage(epoch, createReceiverState(epoch), inner)).toThrow(CryptoVersionError)
   })
 })

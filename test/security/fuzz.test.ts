@@ -13,7 +13,7 @@ import {
   openCommunityMessage,
   SenderChainState,
   sealCommunityMessage,
-  verifyTopicSignature
+  verifyCommunityEnvelope
 } from '../../src/crypto/community.js'
 import {
   createRotationStatement,
@@ -68,7 +68,7 @@ const first = aliceSession.encrypt(pad(encodeContent({ type: 'text', body: 'hell
 const epoch = CommunityEpoch.create()
 const next = epoch.next()
 const statement = createRotationStatement(epoch, next, alice, T, [bob.publicKey.signingKey])
-const sealed = sealCommunityMessage(epoch, createSenderChain(epoch, alice.publicKey.signingKey), alice, utf8('hi all'), T).sealed
+const sealed = sealCommunityMessage(epoch, createSenderChain(epoch, alice), alice, utf8('hi all'), T).sealed
 const opened = openCommunityMessage(epoch, createReceiverState(epoch), sealed)
 
 interface Decoder {
@@ -128,9 +128,9 @@ const decoders: Decoder[] = [
     decode: (b) => bobSession().decrypt({ header: first.message.header, ciphertext: b })
   },
   { name: 'community sealed message', seed: sealed, decode: (b) => openCommunityMessage(epoch, createReceiverState(epoch), b) },
-  { name: 'topic signature check', seed: sealed, decode: (b) => verifyTopicSignature(epoch.topicId, b) || undefined },
+  { name: 'router check of a community envelope', seed: sealed, decode: (b) => verifyCommunityEnvelope(epoch.topicId, b) || undefined },
   { name: 'community receiver state', seed: opened.states.serialize(), decode: (b) => CommunityReceiverState.deserialize(b) },
-  { name: 'sender chain state', seed: createSenderChain(epoch, alice.publicKey.signingKey).serialize(), decode: (b) => SenderChainState.deserialize(b) },
+  { name: 'sender chain state', seed: createSenderChain(epoch, alice).serialize(), decode: (b) => SenderChainState.deserialize(b) },
   { name: 'control statement', seed: encodeControlStatement(statement), decode: decodeControlStatement, encode: encodeControlStatement },
   { name: 'epoch key grant', seed: encodeEpochKeyGrant({ epoch: next, statement }), decode: decodeEpochKeyGrant, encode: encodeEpochKeyGrant },
   { name: 'sync frame (open)', seed: encodeFrame({ type: FrameType.Open, topic: '/sotto/1/c/aa', message: Uint8Array.of(0x61, 0, 0, 2, 0) }), decode: (b) => decodeFrame(b), encode: encodeFrame },

@@ -1,7 +1,7 @@
 // Attacks 7 and 8 with the Wycheproof vectors (test/vectors/wycheproof/, Apache-2.0): bad X25519 public keys
 // in every place sotto accepts one from outside, and malleable or non-canonical Ed25519 signatures.
 import { describe, expect, it } from 'vitest'
-import { CommunityEpoch, createReceiverState, createSenderChain, openCommunityMessage, sealCommunityMessage, verifyTopicSignature } from '../../src/crypto/community.js'
+import { CommunityEpoch, createReceiverState, openCommunityMessage, sealCommunityMessage, verifyCommunityEnvelope } from '../../src/crypto/community.js'
 import { createControlStatement, verifyControlStatement } from '../../src/crypto/community-control.js'
 import { InvalidKeyError, SignatureError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair, IdentityPublicKey } from '../../src/crypto/identity.js'
@@ -10,6 +10,7 @@ import { concatBytes, ed25519Verify, ed25519VerifyOrThrow, fromHex, randomBytes,
 import { RatchetSession } from '../../src/crypto/ratchet.js'
 import { encodeHeader, headerAssociatedData, sealHeader } from '../../src/crypto/ratchet-kdf.js'
 import { INITIAL_HEADER_VERSION, InitialHeader } from '../../src/crypto/x3dh.js'
+import { forge, sender } from '../crypto/community-helpers.js'
 import { fixedSecrets, parseState } from '../crypto/ratchet-helpers.js'
 import { wycheproof } from './helpers.js'
 
@@ -100,7 +101,7 @@ describe('attack 8: malleable and non-canonical Ed25519 signatures', () => {
     expect(rejected).toBeGreaterThanOrEqual(63)
   })
 
-  it('attack 8: a malleated signature (S + l) on a bundle, an identity, a control statement, a community message or its topic signature is rejected', () => {
+  it('attack 8: a malleated signature (S + l) on a bundle, an identity, a control statement, or a community sender signature, certificate or binding is rejected', () => {
     const owner = IdentityKeyPair.generate()
     // Prekey bundle: its signature is the last 64 bytes.
     const bundle = LocalPrekeys.generate(owner, { oneTimeCount: 1 }).bundle(owner).encode()
@@ -128,13 +129,24 @@ describe('attack 8: malleable and non-canonical Ed25519 signatures', () => {
     const admins = new Set([toHex(owner.publicKey.signingKey)])
     verifyControlStatement(statement, admins)
     expect(() => verifyControlStatement({ ...statement, signature: malleate(statement.signature) }, admins)).toThrow(SignatureError)
-    // A community message: the topic signature (last 64 bytes of the sealed bytes).
-    const { sealed } = sealCommunityMessage(epoch, createSenderChain(epoch, owner.publicKey.signingKey), owner, utf8('hi'), 1)
-    const resealed = sealed.slice()
-    resealed.set(malleate(sealed.subarray(sealed.length - 64)), sealed.length - 64)
-    expect(verifyTopicSignature(epoch.topicId, sealed)).toBe(true)
-    expect(verifyTopicSignature(epoch.topicId, resealed)).toBe(false)
-    expect(() => openCommunityMessage(epoch, createReceiverState(epoch), resealed)).toThrow()
+    // A community message: the sender signature (last 64 bytes), the topic key's certificate (the 64 before) and
+    // the identity key's binding (inside the encryption, checked with a chain's first message).
+    const ownerSender = sender(epoch, owner, 0x5a)
+    const { sealed } = sealCommunityMessage(epoch, ownerSender.chain(), owner, utf8('hi'), 1)
+    const badSignature = sealed.slice()
+    badSignature.set(malleate(sealed.subarray(sealed.length - 64)), sealed.length - 64)
+    const badCertificate = forge({ from: ownerSender, index: 0, certificate: malleate(ownerSender.certificate) })
+    const badBinding = forge({ from: ownerSender, index: 0, binding: malleate(ownerSender.binding) })
+    // Checked both before and after the genuine certificate is cached.
+    for (let round = 0; round < 2; round++) {
+      expect(verifyCommunityEnvelope(epoch.topicId, badSignature)).toBe(false)
+      expect(verifyCommunityEnvelope(epoch.topicId, badCertificate)).toBe(false)
+      expect(verifyCommunityEnvelope(epoch.topicId, sealed)).toBe(true)
+    }
+    expect(() => openCommunityMessage(epoch, createReceiverState(epoch), badSignature)).toThrow()
+    expect(() => openCommunityMessage(epoch, createReceiverState(epoch), badCertificate)).toThrow()
+    expect(verifyCommunityEnvelope(epoch.topicId, badBinding)).toBe(true)
+    expect(() => openCommunityMessage(epoch, createReceiverState(epoch), badBinding)).toThrow(SignatureError)
     expect(openCommunityMessage(epoch, createReceiverState(epoch), sealed).body).toEqual(utf8('hi'))
   })
 })
