@@ -2,6 +2,7 @@ import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import {
   bindingMessage,
+  CERTIFICATE_CACHE_ENTRIES,
   COMMUNITY_LABELS,
   CommunityEpoch,
   CommunityReceiverState,
@@ -677,6 +678,28 @@ describe('the router check verifyCommunityEnvelope (§8.5)', () => {
     expect(verifyCommunityEnvelope(e.topicId, forge({ from: a, index: 1 }))).toBe(true)
     expect(verifyCommunityEnvelope(e.topicId, flip(genuine, genuine.length - 1))).toBe(false)
     expect(verifyCommunityEnvelope(e.topicId, flip(genuine, 60))).toBe(false)
+  })
+
+  it('stays correct once more certificates were verified than the cache holds (the oldest are forgotten, then verified again)', () => {
+    const e = fixedEpoch(8)
+    const a = sender(e, alice, 0x51)
+    const genuine = forge({ from: a, index: 0 })
+    const forgedCert = forge({ from: a, index: 1, certificate: flip(a.certificate, 5) })
+    expect(verifyCommunityEnvelope(e.topicId, genuine)).toBe(true)
+    // CERTIFICATE_CACHE_ENTRIES + 1 other sender keys with valid certificates (their envelope signatures are not
+    // valid, so each check ends false after its certificate verified and was remembered).
+    const template = genuine.slice()
+    for (let i = 0; i <= CERTIFICATE_CACHE_ENTRIES; i++) {
+      const seed = new Uint8Array(32)
+      new DataView(seed.buffer).setUint32(0, i + 1)
+      const key = ed25519FromSeed(seed).publicKey
+      template.set(key, 5)
+      template.set(e.certifySender(key), template.length - 128)
+      expect(verifyCommunityEnvelope(e.topicId, template)).toBe(false)
+    }
+    expect(verifyCommunityEnvelope(e.topicId, forgedCert)).toBe(false)
+    expect(verifyCommunityEnvelope(e.topicId, genuine)).toBe(true)
+    expect(verifyCommunityEnvelope(e.topicId, forgedCert)).toBe(false)
   })
 
   it('a different but valid certificate or sender signature (randomised Ed25519) is verified, not refused for differing from the cache', () => {
