@@ -410,13 +410,17 @@ export class SenderChainState {
     const senderSeed = random(32)
     checkBytes('random sender seed', senderSeed, 32)
     const keyPair = ed25519FromSeed(senderSeed)
+    const bound = bindingMessage(epoch.communityIdView(), epoch.epoch, keyPair.publicKey)
+    const binding = signWith(identity, bound)
+    // Once per chain: a signer whose signatures do not verify under its key would make every message rejected.
+    if (!ed25519Verify(identityKey, bound, binding)) throw new InvalidArgumentError('the identity signer does not sign for its public key')
     const fields = {
       communityId: epoch.communityId,
       epoch: epoch.epoch,
       identityKey,
       senderSeed,
       certificate: epoch.certifySender(keyPair.publicKey),
-      binding: signWith(identity, bindingMessage(epoch.communityIdView(), epoch.epoch, keyPair.publicKey))
+      binding
     }
     return new SenderChainState(fields, 0, epoch.initialChainKey(keyPair.publicKey), keyPair)
   }

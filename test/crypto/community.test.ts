@@ -843,3 +843,14 @@ describe('what the signatures cover (§8.5)', () => {
     expect(toHex(real)).toBe(toHex(m))
   })
 })
+
+describe('sender chain creation checks its signer', () => {
+  it('refuses a signer whose signatures do not verify under the public key it names', () => {
+    const named = ed25519FromSeed(new Uint8Array(32).fill(1))
+    const actual = ed25519FromSeed(new Uint8Array(32).fill(2))
+    const liar = { signingPublicKey: named.publicKey, sign: (m: Uint8Array) => ed25519Sign(actual.secretKey, m) }
+    expect(() => createSenderChain(CommunityEpoch.create(), liar)).toThrow(InvalidArgumentError)
+    const honest = { signingPublicKey: named.publicKey, sign: (m: Uint8Array) => ed25519Sign(named.secretKey, m) }
+    expect(createSenderChain(CommunityEpoch.create(), honest).nextIndex).toBe(0)
+  })
+})
