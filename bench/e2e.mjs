@@ -32,6 +32,9 @@ const PASSPHRASE = 'benchmark passphrase'
 /** Absolute high-resolution time, comparable between processes on one machine. */
 const now = () => performance.timeOrigin + performance.now()
 const PROCESSES = process.argv.includes('--processes') || process.env.BENCH_E2E_PROCESSES === '1'
+// BENCH_E2E_PAUSE_MS: a pause after each message of the latency phase (0 by default; for analysis: the leftovers of
+// one message's gossip cascade then no longer overlap the next message)
+const PAUSE_MS = Number(process.env.BENCH_E2E_PAUSE_MS ?? 0)
 // BENCH_E2E_PROFILE=file.cpuprofile: a CPU profile of this process over the throughput phase only (open it
 // in Chrome DevTools or read it with bench/profile-summary.mjs)
 const PROFILE = process.env.BENCH_E2E_PROFILE
@@ -138,6 +141,7 @@ function harness(receivers) {
         await send(seq)
         await waitFor(() => !pending.has(seq))
         lat.push(done[done.length - 1])
+        if (PAUSE_MS > 0) await new Promise((r) => setTimeout(r, PAUSE_MS))
       }
       const cpuLat = (await cpuNow()) - cpuLat0
       if (latProfile) await latProfile()

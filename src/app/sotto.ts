@@ -241,6 +241,15 @@ export class Sotto implements SottoApp {
   /** Committed receiver chain states by `${communityId}:recv:${epoch}`; only #receiveCommunity writes them. */
   readonly #receiverCache = new Map<string, CommunityReceiverState>()
   /**
+   * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote. After an unclean shutdown
+   * only these are resumed; any other starts anew (PROTOCOL.md §8.5), since its stored state may be behind what
+   * was published before the shutdown.
+   */
+  readonly #resumableChains = new Set<string>()
+  /** The store's flush after community sends (#flushSoon): the one running, and whether another is wanted. */
+  #flushing: Promise<void> | undefined
+  #flushAgain = false
+  /**
    * Community records by id, community ids by local name, and members by community then member id
    * (undefined: known to be absent), as last read from the store or committed to it: every message sent or
    * received needs its community, every message received its sender's member record. Every path that writes
@@ -978,8 +987,32 @@ export class Sotto implements SottoApp {
     for (const { communityId, chainId, state } of chains.values()) b.setChainState(communityId, chainId, state.serialize())
     const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit()
+    for (const key of chains.keys()) this.#resumableChains.add(key)
+    // Sends are not synced before publishing (their chains are renewed after an unclean shutdown instead); the
+    // history is made durable right after, off the path to the network.
+    this.#flushSoon()
     for (const v of outcomes) this.#emit(v)
     return messages
+  }
+
+  /** Makes the store's writes durable soon (Store.flush): one flush at a time, and one more if asked meanwhile. */
+  #flushSoon(): void {
+    if (this.#flushing !== undefined) {
+      this.#flushAgain = true
+      return
+    }
+    this.#flushing = Promise.resolve()
+      .then(() => this.#store.flush())
+      .catch((err) => {
+        if (!this.#stopped) log.error('store flush failed: %s', err)
+      })
+      .finally(() => {
+        this.#flushing = undefined
+        if (this.#flushAgain && !this.#stopped) {
+          this.#flushAgain = false
+          this.#flushSoon()
+        }
+      })
   }
 
   /**
@@ -993,7 +1026,9 @@ export class Sotto implements SottoApp {
     const chainKey = `${c.id}:${chainId}`
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
-      const stateBytes = await this.#store.getChainState(c.id, chainId)
+      // After an unclean shutdown the stored state may be behind what was published: a new chain then (§8.5).
+      const resume = !this.#store.uncleanShutdown || this.#resumableChains.has(chainKey)
+      const stateBytes = resume ? await this.#store.getChainState(c.id, chainId) : undefined
       state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
     }
     const now = Date.now()
@@ -1015,7 +1050,8 @@ export class Sotto implements SottoApp {
       createdAt: now,
       extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
     }
-    b.putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry)
+    // Not synced before publishing: this chain is never resumed after an unclean shutdown (#resumableChains).
+    b.putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry, { sync: false })
     if (content.type === 'text') {
       b.putMessage({
         id: toHex(content.messageId),

@@ -41,6 +41,8 @@ export function namespaceName(key: Uint8Array): string {
 /** Plaintext metadata keys. */
 export const META_VERSION_KEY = concatBytes(Uint8Array.of(NS.meta), utf8('version'))
 export const META_DBKEY_KEY = concatBytes(Uint8Array.of(NS.meta), utf8('dbkey'))
+/** Present while the store is open (written with sync at opening, deleted with sync at a clean close), §10.8. */
+export const META_RUNNING_KEY = concatBytes(Uint8Array.of(NS.meta), utf8('running'))
 
 /** Names of the local singleton records (`0x01 || name`). */
 export type LocalName = 'identity' | 'prekeys' | 'peer-key' | 'settings' | 'schema'

@@ -25,6 +25,7 @@ import {
   type LocalName,
   localKey,
   META_DBKEY_KEY,
+  META_RUNNING_KEY,
   META_VERSION_KEY,
   NS,
   namespaceName,
@@ -77,6 +78,8 @@ export type BinaryLevel = AbstractLevel<Uint8Array, Uint8Array, Uint8Array>
 const ENVELOPE_ID_BYTES = 32
 /** LevelDB write option: fsync the write before it completes (PROTOCOL.md §10.8). */
 const SYNC = Object.freeze({ sync: true })
+/** Value of the running marker. */
+const RUNNING = Uint8Array.of(1)
 const DEFAULT_PAGE = 50
 const STATUSES: ReadonlySet<string> = new Set(['queued', 'sent', 'delivered', 'read', 'received', 'failed'])
 
@@ -421,7 +424,7 @@ class SealedBatch implements StoreBatch {
     })
   }
 
-  putOutbox(entry: OutboxEntry): this {
+  putOutbox(entry: OutboxEntry, options?: { sync?: boolean }): this {
     checkId('entry.id', entry.id)
     checkId('entry.conversation', entry.conversation)
     checkBytesArg('entry.payload', entry.payload)
@@ -429,7 +432,7 @@ class SealedBatch implements StoreBatch {
     if (!Number.isSafeInteger(entry.attempts) || entry.attempts < 0) throw new InvalidStoreValueError('entry.attempts')
     const value = asValue(entry)
     jsonText(value)
-    this.#durable = true
+    if (options?.sync !== false) this.#durable = true
     return this.#add(async (tx) => tx.put(this.#core.keys.outbox(entry.id), value))
   }
 
@@ -591,6 +594,7 @@ export class SealedStore implements Store {
   #argon2: Argon2idParams
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
+  #uncleanShutdown = false
   readonly #seqCache = new Map<string, number>()
   readonly #getSync: boolean
   readonly #nonces = new NoncePool()
@@ -628,6 +632,7 @@ export class SealedStore implements Store {
         key = DatabaseKey.generate()
         const store = make(db, location, key, target, argon2)
         await store.#initialise(passphrase, target)
+        await store.#markRunning()
         return store
       }
       if (mode === 'create') throw new StoreExistsError(location)
@@ -641,6 +646,7 @@ export class SealedStore implements Store {
       const sealedVersion = await store.readRecord(localKey('schema'))
       if (sealedVersion !== version) throw new TamperedRecordError('schema')
       if (version < target) await store.#migrate(version, target, opts.migrations ?? BUILTIN_MIGRATIONS)
+      await store.#markRunning()
       return store
     } catch (err) {
       key?.wipe()
@@ -675,6 +681,27 @@ export class SealedStore implements Store {
 
   get schemaVersion(): number {
     return this.#schemaVersion
+  }
+
+  /** {@inheritDoc Store.uncleanShutdown} */
+  get uncleanShutdown(): boolean {
+    return this.#uncleanShutdown
+  }
+
+  /** Notes whether the last session closed cleanly, then records (synced) that this one is running (§10.8). */
+  async #markRunning(): Promise<void> {
+    this.#uncleanShutdown = (await this.db.get(META_RUNNING_KEY)) !== undefined
+    await this.db.put(META_RUNNING_KEY, RUNNING, SYNC as object)
+  }
+
+  /** {@inheritDoc Store.flush} */
+  flush(): Promise<void> {
+    this.#assertOpen()
+    return this.#exclusive(async () => {
+      this.#assertOpen()
+      // A synced write puts LevelDB's log on the disk up to it: every earlier write with it.
+      await this.db.put(META_RUNNING_KEY, RUNNING, SYNC as object)
+    })
   }
 
   #assertOpen(): void {
@@ -788,6 +815,8 @@ export class SealedStore implements Store {
     if (this.#closed) return
     await this.#queue
     this.#closed = true
+    // Synced: every write before it is durable, and the next opening knows this session ended cleanly.
+    await this.db.del(META_RUNNING_KEY, SYNC as object).catch(() => {})
     await this.db.close()
     this.#dbKey.wipe()
   }

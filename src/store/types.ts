@@ -231,9 +231,11 @@ export interface StoreBatch {
   /**
    * Inserts or replaces an outbox entry. A batch with one is written durably (LevelDB sync, i.e. fsync) when
    * it commits: it holds an envelope about to be published and the sending state that sealed it, which a
-   * power cut must not roll back behind what was published (PROTOCOL.md §8.5, §10.8).
+   * power cut must not roll back behind what was published (PROTOCOL.md §5, §10.8). `sync: false` leaves that
+   * to the caller: for envelopes whose sending state is never resumed after an unclean shutdown (community
+   * sender chains are renewed then, §8.5; see Store.uncleanShutdown).
    */
-  putOutbox(entry: OutboxEntry): this
+  putOutbox(entry: OutboxEntry, options?: { sync?: boolean }): this
   deleteOutbox(id: string): this
 
   /** Stores an envelope (a no-op if this topic already holds the id). `id` is 32 bytes. */
@@ -258,6 +260,11 @@ export interface Store {
   readonly location: string
   /** Schema version of the open database. */
   readonly schemaVersion: number
+  /**
+   * True when the previous session of this database did not end with close() (a crash, a kill or a power cut):
+   * writes that were not synced may have been lost (§10.8). Fixed at opening.
+   */
+  readonly uncleanShutdown: boolean
 
   /** A new atomic batch. */
   batch(): StoreBatch
@@ -267,6 +274,9 @@ export interface Store {
   verify(): Promise<VerifyReport>
   /** Retention: caps history and envelopes by age, count and size. */
   prune(policy: RetentionPolicy): Promise<PruneResult>
+  /** Waits for the writes before it and makes them durable (one synced write). */
+  flush(): Promise<void>
+  /** Makes every write durable and records a clean shutdown (§10.8), then closes. */
   close(): Promise<void>
 
   // Local key material (opaque bytes from the crypto layer) and settings.

@@ -1,6 +1,8 @@
 // A batch that queues an envelope for publication (putOutbox) holds the sending state that sealed it, which a
-// power cut must not roll back behind what was published (PROTOCOL.md §8.5, §10.8): such a batch is written
-// with LevelDB's sync option (fsync); every other batch is not. Real LevelDB in a temporary directory; the
+// power cut must not roll back behind what was published (PROTOCOL.md §5, §10.8): such a batch is written
+// with LevelDB's sync option (fsync); every other batch is not, nor one whose entry says sync: false (community
+// sends, whose sender chains are renewed after an unclean shutdown, §8.5). The store records, synced, that it is
+// open, so that the next opening can tell an unclean shutdown. Real LevelDB in a temporary directory; the
 // options of each write are read where the store hands them to LevelDB.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -56,5 +58,57 @@ describe('durable batches', () => {
     } finally {
       await store.close()
     }
+  })
+
+  it('an outbox entry put with sync: false leaves its batch unsynced; flush() is one synced write after the writes before it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
+    dirs.push(dir)
+    // Argon2id: TEST_ARGON2 (a test-only setting).
+    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const writes: string[] = []
+    const db = store.db as unknown as {
+      batch(ops: unknown[], options?: { sync?: boolean }): Promise<void>
+      put(key: unknown, value: unknown, options?: { sync?: boolean }): Promise<void>
+    }
+    const batch = db.batch.bind(db)
+    const put = db.put.bind(db)
+    db.batch = (ops, options) => {
+      writes.push(options?.sync === true ? 'batch+sync' : 'batch')
+      return batch(ops, options)
+    }
+    db.put = (key, value, options) => {
+      writes.push(options?.sync === true ? 'put+sync' : 'put')
+      return put(key, value, options)
+    }
+    try {
+      const committed = store.batch().setChainState('c1', 'send:0', new Uint8Array([9])).putOutbox(entry('e1'), { sync: false }).commit()
+      const flushed = store.flush()
+      await Promise.all([committed, flushed])
+      expect(writes).toEqual(['batch', 'put+sync'])
+      expect(await store.getOutbox('e1')).toMatchObject({ id: 'e1' })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('an opening after a session that did not close (crash, kill, power cut) reports an unclean shutdown; after close() it does not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
+    dirs.push(dir)
+    // Argon2id: TEST_ARGON2 (a test-only setting).
+    const first = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    expect(first.uncleanShutdown).toBe(false)
+    await first.close()
+    const second = await openLevelStore(dir, 'durable', { argon2: TEST_ARGON2 })
+    expect(second.uncleanShutdown).toBe(false)
+    await second.setSettings({ k: 'v' })
+    // The process dies: LevelDB is closed under the store (releasing its lock), close() never runs.
+    await (second.db as unknown as { close(): Promise<void> }).close()
+    const third = await openLevelStore(dir, 'durable', { argon2: TEST_ARGON2 })
+    expect(third.uncleanShutdown).toBe(true)
+    expect(await third.getSettings()).toEqual({ k: 'v' })
+    await third.close()
+    const fourth = await openLevelStore(dir, 'durable', { argon2: TEST_ARGON2 })
+    expect(fourth.uncleanShutdown).toBe(false)
+    await fourth.close()
   })
 })

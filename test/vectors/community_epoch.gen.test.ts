@@ -17,6 +17,7 @@ import {
   messageKeyMaterial,
   openCommunityMessage,
   readCommunityEnvelope,
+  SenderChainState,
   sealCommunityMessage,
   verifyCommunityEnvelope
 } from '../../src/crypto/community.js'
@@ -251,7 +252,22 @@ function buildCommunityVectors(): string {
   expect(ed25519Verify(chains[0]!.identityKey, aliceBinding, chains[0]!.binding)).toBe(true)
   const mallorySeed = seed('sender-seed/mallory', 32)
   const copier = { signingPublicKey: chains[0]!.identityKey, sign: () => chains[0]!.binding.slice() }
-  const malloryState = createSenderChain(epoch, copier, fixedRandom(mallorySeed))
+  // Her sender state is built from its serialised form (§8.7): createSenderChain refuses a binding that does not
+  // verify, which is the point of this forgery.
+  const malloryKey = ed25519FromSeed(mallorySeed).publicKey
+  const malloryState = SenderChainState.deserialize(
+    concatBytes(
+      Uint8Array.of(0x01, 0x53),
+      communityId,
+      u32be(EPOCH_NUMBER),
+      chains[0]!.identityKey,
+      mallorySeed,
+      epoch.certifySender(malloryKey),
+      chains[0]!.binding,
+      u32be(0),
+      epoch.initialChainKey(malloryKey)
+    )
+  )
   const mallorySealed = sealCommunityMessage(epoch, malloryState, copier, utf8('this is alice, honestly'), BASE_TIME + 30_000).sealed
   const rejected = [
     {

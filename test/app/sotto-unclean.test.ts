@@ -1,0 +1,79 @@
+/**
+ * Community sends are not synced to the disk before they are published (src/app/sotto.ts #sealPost; PROTOCOL.md
+ * §8.5, §10.8): a power cut may roll a sender chain's stored state back behind a message already on the wire, so
+ * after an unclean shutdown the app starts a new sender chain (a fresh random sender key) instead of resuming the
+ * stored one, and never seals twice at one index. After a clean shutdown it resumes. Real nodes on 127.0.0.1,
+ * real LevelDB; the power cut is simulated by writing an older chain state back and leaving the store unclosed.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { SenderChainState } from '../../src/crypto/community.js'
+import { toHex } from '../../src/crypto/primitives.js'
+import { openLevelStore, storeDirectory } from '../../src/store/index.js'
+import { ARGON2, cleanup, PASSPHRASE, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
+
+describe('Sotto: community sender chains after an unclean shutdown', () => {
+  const users: TestUser[] = []
+  afterAll(async () => {
+    await Promise.all(users.map((u) => u.stop()))
+    await cleanup()
+  })
+
+  it('a sender whose last chain state was lost starts a new chain, so its next text is accepted; after a clean stop it resumes', { timeout: 90_000 }, async () => {
+    const alice = await startUser('alice')
+    users.push(alice)
+    let bob = await startUser('bob', alice.node.addresses())
+    users.push(bob)
+    await alice.communityCreate('club')
+    await bob.communityJoin(await alice.communityInvite('club'))
+    await expect.poll(async () => (await alice.communityMembers('club')).length, { timeout: 20_000 }).toBe(2)
+    expect(bob.store.uncleanShutdown).toBe(false)
+
+    const community = (await bob.store.getCommunityByName('club'))!
+    const chainId = `send:${community.epoch}`
+    const chain = async (u: TestUser) => SenderChainState.deserialize((await u.store.getChainState(community.id, chainId))!)
+    const one = await bob.send('#club', 'one')
+    await waitForMessage(alice, (m) => m.id === one.id)
+    const afterOne = (await bob.store.getChainState(community.id, chainId))!
+    const two = await bob.send('#club', 'two')
+    await waitForMessage(alice, (m) => m.id === two.id)
+    const before = await chain(bob)
+    expect(before.nextIndex).toBe(SenderChainState.deserialize(afterOne).nextIndex + 1)
+
+    // The power cut: the write of "two"'s chain state is lost (the state after "one" is back), and the store
+    // was never closed (its running marker stays).
+    await bob.stop()
+    const disk = await openLevelStore(storeDirectory(bob.home), PASSPHRASE, { argon2: ARGON2 })
+    await disk.setChainState(community.id, chainId, afterOne)
+    await (disk.db as unknown as { close(): Promise<void> }).close()
+
+    bob = await startUser('bob', alice.node.addresses(), bob.home)
+    users.push(bob)
+    expect(bob.store.uncleanShutdown).toBe(true)
+    // Resuming the stored state would seal "three" at index 1 with the key and nonce "two" used, and Alice would
+    // refuse it as a replay; a new chain is accepted.
+    const three = await bob.send('#club', 'three')
+    expect((await waitForMessage(alice, (m) => m.id === three.id)).from).toBe('bob')
+    const renewed = await chain(bob)
+    expect(toHex(renewed.senderKey)).not.toBe(toHex(before.senderKey))
+    expect(renewed.nextIndex).toBeLessThan(before.nextIndex)
+    expect(toHex(renewed.identityKey)).toBe(toHex(before.identityKey))
+    // The same session goes on with its new chain.
+    const four = await bob.send('#club', 'four')
+    await waitForMessage(alice, (m) => m.id === four.id)
+    const afterFour = await chain(bob)
+    expect(toHex(afterFour.senderKey)).toBe(toHex(renewed.senderKey))
+    expect(afterFour.nextIndex).toBe(renewed.nextIndex + 1)
+
+    // A clean stop: the next session resumes that chain.
+    await bob.stop()
+    bob = await startUser('bob', alice.node.addresses(), bob.home)
+    users.push(bob)
+    expect(bob.store.uncleanShutdown).toBe(false)
+    const five = await bob.send('#club', 'five')
+    await waitForMessage(alice, (m) => m.id === five.id)
+    const resumed = await chain(bob)
+    expect(toHex(resumed.senderKey)).toBe(toHex(renewed.senderKey))
+    expect(resumed.nextIndex).toBe(afterFour.nextIndex + 1)
+    expect((await alice.read('#club', 10)).filter((m) => m.from === 'bob').map((m) => m.text)).toEqual(['one', 'two', 'three', 'four', 'five'])
+  })
+})
