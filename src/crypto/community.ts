@@ -31,7 +31,7 @@ import {
   TooManySkippedError,
   UnsupportedVersionError
 } from './errors.js'
-import { pad, unpad } from './padding.js'
+import { PAD_MARKER, paddedLength, unpad } from './padding.js'
 import {
   AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
@@ -49,6 +49,7 @@ import {
   KEY_BYTES,
   randomBytes,
   SIGNATURE_BYTES,
+  publicHex,
   sha256,
   toHex,
   utf8,
@@ -354,7 +355,7 @@ function readVersionAndType(r: ByteReader, type: number): void {
 }
 
 function sameEpoch(epoch: CommunityEpoch, communityId: Uint8Array, epochNumber: number): boolean {
-  return epoch.epoch === epochNumber && equalBytes(epoch.communityId, communityId)
+  return epoch.epoch === epochNumber && equalBytes(epoch.communityIdView(), communityId)
 }
 
 // --- Sender chains (§8.3) --------------------------------------------------------------------------
@@ -615,6 +616,11 @@ export class CommunityReceiverState {
     return this.#communityId.slice()
   }
 
+  /** @internal The community id without a copy. */
+  communityIdView(): Uint8Array {
+    return this.#communityId
+  }
+
   /** Number of senders seen. */
   get senderCount(): number {
     return this.#chains.size
@@ -627,17 +633,17 @@ export class CommunityReceiverState {
 
   /** The next index expected from this sender key (0 if never seen). */
   nextIndexOf(senderKey: Uint8Array): number {
-    return this.#chains.get(toHex(senderKey))?.nextIndex ?? 0
+    return this.#chains.get(publicHex(senderKey))?.nextIndex ?? 0
   }
 
   /** True when a message key for (senderKey, index) is held for a message that has not arrived. */
   hasSkippedKey(senderKey: Uint8Array, index: number): boolean {
-    return this.#skipped.has(skippedId(toHex(senderKey), index))
+    return this.#skipped.has(skippedId(publicHex(senderKey), index))
   }
 
   /** The identity this sender key was found bound to (undefined for a sender key never seen). */
   identityOf(senderKey: Uint8Array): SenderIdentity | undefined {
-    const chain = this.#chains.get(toHex(senderKey))
+    const chain = this.#chains.get(publicHex(senderKey))
     return chain === undefined ? undefined : { identityKey: chain.identityKey.slice(), binding: chain.binding.slice() }
   }
 
@@ -652,7 +658,7 @@ export class CommunityReceiverState {
     senderKey: Uint8Array,
     index: number
   ): { messageKey: Uint8Array; bound: SenderIdentity | undefined; commit: (identity: SenderIdentity) => CommunityReceiverState } {
-    const keyHex = toHex(senderKey)
+    const keyHex = publicHex(senderKey)
     const chain = this.#chains.get(keyHex)
     const nextIndex = chain?.nextIndex ?? 0
     if (index < nextIndex) {
@@ -686,13 +692,13 @@ export class CommunityReceiverState {
       bound: chain,
       commit: (identity) => {
         const chains = new Map(this.#chains)
-        chains.set(keyHex, {
-          senderKey: senderKey.slice(),
-          identityKey: (chain ?? identity).identityKey.slice(),
-          binding: (chain ?? identity).binding.slice(),
-          nextIndex: index + 1,
-          chainKey: step.nextChainKey
-        })
+        // A known chain keeps its (immutable, never handed out) arrays; a new one copies the caller's.
+        chains.set(
+          keyHex,
+          chain === undefined
+            ? { senderKey: senderKey.slice(), identityKey: identity.identityKey.slice(), binding: identity.binding.slice(), nextIndex: index + 1, chainKey: step.nextChainKey }
+            : { ...chain, nextIndex: index + 1, chainKey: step.nextChainKey }
+        )
         let skipped: ReadonlyMap<string, SkippedKey> = this.#skipped
         if (newSkipped.length > 0) {
           const grown = new Map(this.#skipped)
@@ -749,7 +755,7 @@ export class CommunityReceiverState {
       }
       if (nextIndex > MAX_MESSAGE_INDEX + 1) throw new MalformedError('next index out of range')
       previous = senderKey
-      chains.set(toHex(senderKey), { senderKey, identityKey, binding, nextIndex, chainKey })
+      chains.set(publicHex(senderKey), { senderKey, identityKey, binding, nextIndex, chainKey })
     }
     const nSkipped = r.u32()
     if (nSkipped > MAX_SKIPPED_TOTAL) throw new MalformedError('too many skipped keys')
@@ -759,7 +765,7 @@ export class CommunityReceiverState {
       const senderKey = r.bytes(ED25519_PUBLIC_BYTES)
       const index = r.u32()
       const messageKey = r.bytes(COMMUNITY_KEY_BYTES)
-      const keyHex = toHex(senderKey)
+      const keyHex = publicHex(senderKey)
       const chain = chains.get(keyHex)
       if (chain === undefined || index >= chain.nextIndex) throw new MalformedError('skipped key outside its chain')
       const id = skippedId(keyHex, index)
@@ -889,7 +895,7 @@ export const CERTIFICATE_CACHE_ENTRIES = 4096
 
 function certificateVerifies(topicId: Uint8Array, parts: EnvelopeParts): boolean {
   const { epoch, senderKey, certificate } = parts
-  const key = `${toHex(topicId)}:${epoch}:${toHex(senderKey)}`
+  const key = `${publicHex(topicId)}:${epoch}:${publicHex(senderKey)}`
   const known = verifiedCertificates.get(key)
   if (known !== undefined && equalBytes(known, certificate)) return true
   if (!ed25519Verify(topicId, certificateMessage(epoch, senderKey), certificate)) return false
@@ -944,45 +950,51 @@ export function sealCommunityMessage(
     throw new InvalidArgumentError(`body must be at most ${MAX_COMMUNITY_BODY_BYTES} bytes, got ${body.length}`)
   }
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new InvalidArgumentError('timestamp must be a non-negative safe integer')
-  if (senderState.epoch !== epoch.epoch || !equalBytes(senderState.sealingParts().communityId, epoch.communityIdView())) {
+  const parts = senderState.sealingParts()
+  if (senderState.epoch !== epoch.epoch || !equalBytes(parts.communityId, epoch.communityIdView())) {
     throw new InvalidArgumentError('senderState belongs to another community or epoch')
   }
-  const parts = senderState.sealingParts()
   if (!equalBytes(signerPublicKey(identity), parts.identityKey)) throw new InvalidArgumentError('senderState belongs to another sender')
   const index = senderState.nextIndex
   if (index > MAX_MESSAGE_INDEX) throw new InvalidArgumentError('sender chain exhausted; rotate the epoch')
 
-  // Inner plaintext (§8.4), written in place.
-  const inner = new Uint8Array(INNER_HEADER_BYTES + body.length)
-  const view = new DataView(inner.buffer)
-  inner[0] = COMMUNITY_VERSION
+  // The padded inner plaintext (§8.4, §9), written in place: fields, body, 0x80, zeros.
+  const innerLength = INNER_HEADER_BYTES + body.length
+  const padded = new Uint8Array(paddedLength(innerLength))
+  const view = new DataView(padded.buffer)
+  padded[0] = COMMUNITY_VERSION
   view.setUint32(1, epoch.epoch)
-  inner.set(parts.communityId, 5)
-  inner.set(parts.identityKey, 37)
+  padded.set(parts.communityId, 5)
+  padded.set(parts.identityKey, 37)
   view.setUint32(69, index)
-  view.setBigUint64(73, BigInt(timestamp))
-  inner.set(parts.binding, 81)
-  inner.set(body, INNER_HEADER_BYTES)
-  const padded = pad(inner)
-  wipe(inner)
+  view.setUint32(73, Math.floor(timestamp / 0x1_0000_0000))
+  view.setUint32(77, timestamp >>> 0)
+  padded.set(parts.binding, 81)
+  padded.set(body, INNER_HEADER_BYTES)
+  padded[innerLength] = PAD_MARKER
   const { messageKey, nextChainKey } = chainStep(parts.chainKey)
   const { aeadKey, nonce } = messageKeyMaterial(messageKey)
-  const header = new Uint8Array(ENVELOPE_HEADER_BYTES)
-  const headerView = new DataView(header.buffer)
+  // L_ENV || header || ct || certificate, signed by the sender key; the envelope is that without the label, plus
+  // the signature. The header is written in place; the ciphertext is copied in.
+  const at = ENVELOPE_LABEL.length
+  const ctLength = padded.length + AEAD_TAG_BYTES
+  const labelled = new Uint8Array(at + ENVELOPE_HEADER_BYTES + ctLength + ENVELOPE_TRAILER_BYTES)
+  labelled.set(ENVELOPE_LABEL, 0)
+  const header = labelled.subarray(at, at + ENVELOPE_HEADER_BYTES)
+  const headerView = new DataView(labelled.buffer, at, ENVELOPE_HEADER_BYTES)
   header[0] = COMMUNITY_VERSION
   headerView.setUint32(HEADER_EPOCH_AT, epoch.epoch)
   header.set(parts.senderKey, HEADER_SENDER_AT)
   headerView.setUint32(HEADER_INDEX_AT, index)
-  const ciphertext = aeadEncrypt(aeadKey, nonce, padded, header)
+  labelled.set(aeadEncrypt(aeadKey, nonce, padded, header), at + ENVELOPE_HEADER_BYTES)
   // The message key is used once and deleted; only the next chain key survives in the new state.
   wipe(messageKey)
   wipe(aeadKey)
   wipe(padded)
-  // L_ENV || header || ct || certificate, signed by the sender key; the envelope is that without the label, plus the signature.
-  const labelled = concatBytes(ENVELOPE_LABEL, header, ciphertext, parts.certificate, new Uint8Array(SIGNATURE_BYTES))
+  labelled.set(parts.certificate, at + ENVELOPE_HEADER_BYTES + ctLength)
   const signedLength = labelled.length - SIGNATURE_BYTES
   labelled.set(ed25519Sign(parts.senderSecretKey, labelled.subarray(0, signedLength)), signedLength)
-  return { state: senderState.advanced(nextChainKey), sealed: labelled.slice(ENVELOPE_LABEL.length) }
+  return { state: senderState.advanced(nextChainKey), sealed: labelled.slice(at) }
 }
 
 /** What opening a community message yields. */
@@ -1023,7 +1035,7 @@ export function openCommunityMessage(
   sealed: Uint8Array,
   options: OpenCommunityOptions = {}
 ): OpenedCommunityMessage {
-  if (!sameEpoch(epoch, receiverStates.communityId, receiverStates.epoch)) {
+  if (!sameEpoch(epoch, receiverStates.communityIdView(), receiverStates.epoch)) {
     throw new InvalidArgumentError('receiverStates belong to another community or epoch')
   }
   const header = envelopeParts(sealed)

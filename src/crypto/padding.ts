@@ -17,7 +17,7 @@ export const PADDING_BUCKETS: readonly number[] = Object.freeze([
 export const MAX_PADDED_PLAINTEXT_BYTES = 65535
 
 /** The 0x80 marker that ends the plaintext and starts the pad (ISO/IEC 7816-4). */
-const PAD_MARKER = 0x80
+export const PAD_MARKER = 0x80
 
 /** The bucket a plaintext of `plaintextLength` bytes is padded to (the smallest bucket >= length + 1). */
 export function paddedLength(plaintextLength: number): number {

@@ -80,6 +80,14 @@ export function wipe(bytes: Uint8Array | undefined): void {
   if (bytes !== undefined && bytes.length > 0) sodium.memzero(bytes)
 }
 
+/**
+ * Lowercase hex of public bytes (keys, signatures, ids), through Node's native encoder: several times faster than
+ * {@link toHex}, but with table lookups indexed by the bytes, so never for secrets.
+ */
+export function publicHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
 /** Lowercase hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
   return sodium.to_hex(bytes)
