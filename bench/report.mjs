@@ -315,19 +315,31 @@ Receiving got cheaper too (src/protocol, src/store; same verdicts, same bytes on
 an envelope in about 2 µs instead of 11 and a text content in about 0.7 µs instead of 10 (anything else still goes
 through the full decoders), and a received message's commit encodes each record once, into reused buffers
 (the store's own code, LevelDB write left out, 52 -> 33 µs per message). \`node bench/receive-path.mjs\` times the stages
-of one received message without libp2p. Since then a batch that queues an envelope for publication (a send) is
-written with fsync before the envelope goes out (PROTOCOL.md §10.8: no message key reused after a power cut);
-on this machine a synced LevelDB batch took p50 0.39 ms against 0.14 ms, and the tables above include it.
+of one received message without libp2p.
 
-What remains: the p50 of one message at a time, in one process. A timeline of single messages (timestamps at
-send, publish, each arrival, each store commit) shows why it is the hardest row: all ${e.nodes} nodes share one
-thread, and the thread-pool completions of the receivers' LevelDB writes are handled only once that thread has
-worked through the whole gossip cascade of the message (every copy of it at every node, about 5.7 per node), so
-"stored on all others" comes after the cascade, plus every receiver's own work (decrypt, verify, store: about
-0.4-0.6 ms each there, ${e.nodes - 1} of them in a row on the same thread); raw gossipsub's delivery event fires inside the
-cascade, at each node's first copy. With a pause between messages both sides get faster but the ratio gets worse
-(raw about 6 ms, sotto about 19 ms), so the row is bounded by sotto's per-receiver work, not by waiting. With one
-process per node the receivers work in parallel, and that table's p50 is the one that reflects a real deployment.
+Fourth pass (2026-11-26, later; src/crypto, src/store, src/app): a community message now costs one
+signature and one verification instead of three signatures and one (the sender-key construction of the Community
+messages section above), so each receiver's gossip validation is one verification and its open needs none. And a
+community send is no longer synced (fsync) before it is published: a timeline of single messages (temporary
+timestamps at send, commit, publish, each arrival and each receiver's commit) showed the sender's synced commit
+taking 8.6-10.7 ms on this machine's virtual disk while the other nodes write (0.4 ms alone). Key reuse after a power
+cut is prevented instead by starting new sender chains after an unclean shutdown (PROTOCOL.md §8.5, §10.8), and the
+history is flushed right after publishing. An A/B of that change alone (one run each, 100 messages): one process per
+node, p50 35.3 ms with the sync and 31.2 ms without (raw gossipsub 25.8 ms); in one process no difference (33.5 and
+33.1 ms), because there the commit's completion waits for the busy thread either way.
+
+What remains: the p50 of one message at a time with all ${e.nodes} nodes in one process. It measures the main thread's
+work per message, not waiting: in that timeline, with a 100 ms pause after each message (\`BENCH_E2E_PAUSE_MS\`), the
+event loop was busy 100 % of the time from \`send\` to "stored on all others" (\`performance.eventLoopUtilization\`),
+about 21-27 ms for sotto against 8.6 ms for raw gossipsub. A CPU profile of that phase
+(\`BENCH_E2E_PROFILE_PHASE=latency\`, 100 messages, before the fourth pass) put sotto at 37 ms of main-thread time per
+message against 20 ms for raw gossipsub: about 8 ms of sotto's own work across its ${e.nodes - 1} receivers (Ed25519,
+XChaCha20 and BLAKE2b, sealing about six records each at rest, LevelDB's synchronous part of a batch, about 40 µs,
+and the app), and about 4.5 ms more libp2p work for the same messages (sockets read in more, smaller pieces, each
+paying noise's and yamux's fixed costs). The receivers' LevelDB completions are handled only when the thread is
+through the cascade's other copies, so the last receiver's commit lands after the cascade ends. Meeting 1.5x here
+would need sotto's per-receiver work (about 0.9 ms of one shared thread) cut by more than half. With one process per
+node the receivers work in parallel, and that table's p50 is the one that reflects a real deployment.
 With one process per node the processes compete for the 2 cores and every hop wakes another process: both sides
 cost more per delivery, and the wall-clock ratios there swing the most with the machine's other work.`,
       after('End to end')
