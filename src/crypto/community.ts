@@ -61,7 +61,7 @@ import type { RandomSource } from './types.js'
 
 /** Version byte of community envelopes, inner plaintexts and serialised community states. */
 export const COMMUNITY_VERSION = 1
-/** Length of a community id, an epoch key, a topic id, a sender tag, a chain key and a message key. */
+/** Length of a community id, an epoch key, a topic id, a chain key and a message key. */
 export const COMMUNITY_KEY_BYTES = 32
 /** Most message keys one message may skip in its sender's chain (index - next expected index). */
 export const MAX_SKIP = 1000

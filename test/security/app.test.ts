@@ -207,7 +207,7 @@ describe('attacks on real users', () => {
   it('attack 9: a non-member publishing to a community topic is dropped by the validator before it spreads', async () => {
     const topic = await clubTopic(bob)
     await eveOn(topic)
-    // A community envelope of the right shape with a made-up topic signature, and one properly signed for
+    // A community envelope of the right shape with a made-up certificate and signature, and one properly signed for
     // Eve's own community but sent to this topic.
     const fake = encodeEnvelope({ kind: 'community', timestamp: coarseTimestamp(), sealed: randomBytes(600) })
     const own = CommunityEpoch.create()
