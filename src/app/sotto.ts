@@ -166,6 +166,11 @@ export interface SottoTimings {
   republishMs: number
   /** Background sync period, ms. */
   syncIntervalMs: number
+  /**
+   * Longest a community send stays only in the operating system's cache, ms: sends are published before they are
+   * synced to the disk (PROTOCOL.md §10.8), and one flush this long after the first of them syncs them all.
+   */
+  historyFlushMs: number
 }
 
 /** Default timings for real use. */
@@ -174,7 +179,8 @@ export const DEFAULT_TIMINGS: SottoTimings = Object.freeze({
   outboxBackoffMs: 2_000,
   outboxMaxBackoffMs: 60_000,
   republishMs: 6 * 60 * 60 * 1000,
-  syncIntervalMs: 30_000
+  syncIntervalMs: 30_000,
+  historyFlushMs: 1_000
 })
 
 /** Below this many one-time prekeys left, a fresh batch is generated and the bundle re-published. */
@@ -246,9 +252,8 @@ export class Sotto implements SottoApp {
    * was published before the shutdown.
    */
   readonly #resumableChains = new Set<string>()
-  /** The store's flush after community sends (#flushSoon): the one running, and whether another is wanted. */
-  #flushing: Promise<void> | undefined
-  #flushAgain = false
+  /** The store's flush after community sends (#flushSoon), while one is scheduled or running. */
+  #flushTimer: ReturnType<typeof setTimeout> | undefined
   /**
    * Community records by id, community ids by local name, and members by community then member id
    * (undefined: known to be absent), as last read from the store or committed to it: every message sent or
@@ -360,6 +365,8 @@ export class Sotto implements SottoApp {
     // Publication outcomes not recorded yet are recorded now, after whatever the queue holds.
     clearTimeout(this.#outcomeTimer)
     this.#outcomeTimer = undefined
+    // The store's close() below syncs every write; no separate flush.
+    clearTimeout(this.#flushTimer)
     await this.#serial(() => this.#recordOutcomes()).catch((err) => log.error('outbox update failed: %s', err))
     await this.#queue.catch(() => undefined)
     await this.#node.stop().catch(() => undefined)
@@ -989,30 +996,30 @@ export class Sotto implements SottoApp {
     const { messages } = await b.commit()
     for (const key of chains.keys()) this.#resumableChains.add(key)
     // Sends are not synced before publishing (their chains are renewed after an unclean shutdown instead); the
-    // history is made durable right after, off the path to the network.
+    // history is made durable shortly after, off the path to the network.
     this.#flushSoon()
     for (const v of outcomes) this.#emit(v)
     return messages
   }
 
-  /** Makes the store's writes durable soon (Store.flush): one flush at a time, and one more if asked meanwhile. */
+  /**
+   * Makes the store's writes durable within historyFlushMs (Store.flush): one flush for every send in that time.
+   * Not at once: each flush is an fsync, which on a shared disk also holds up other writers (measured: the other
+   * nodes' LevelDB writes in the end-to-end benchmark), and one per second bounds them under sustained sending.
+   */
   #flushSoon(): void {
-    if (this.#flushing !== undefined) {
-      this.#flushAgain = true
-      return
-    }
-    this.#flushing = Promise.resolve()
-      .then(() => this.#store.flush())
-      .catch((err) => {
-        if (!this.#stopped) log.error('store flush failed: %s', err)
-      })
-      .finally(() => {
-        this.#flushing = undefined
-        if (this.#flushAgain && !this.#stopped) {
-          this.#flushAgain = false
-          this.#flushSoon()
-        }
-      })
+    if (this.#flushTimer !== undefined || this.#stopped) return
+    this.#flushTimer = setTimeout(() => {
+      void this.#store
+        .flush()
+        .catch((err) => {
+          if (!this.#stopped) log.error('store flush failed: %s', err)
+        })
+        .finally(() => {
+          this.#flushTimer = undefined
+        })
+    }, this.#timings.historyFlushMs)
+    this.#flushTimer.unref?.()
   }
 
   /**

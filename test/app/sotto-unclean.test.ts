@@ -76,4 +76,28 @@ describe('Sotto: community sender chains after an unclean shutdown', () => {
     expect(resumed.nextIndex).toBe(afterFour.nextIndex + 1)
     expect((await alice.read('#club', 10)).filter((m) => m.from === 'bob').map((m) => m.text)).toEqual(['one', 'two', 'three', 'four', 'five'])
   })
+
+  it('community sends are flushed to the disk shortly after, in one flush for many sends, not one each', { timeout: 60_000 }, async () => {
+    const alice = await startUser('carol')
+    users.push(alice)
+    const bob = await startUser('dave', alice.node.addresses())
+    users.push(bob)
+    let flushes = 0
+    const flush = bob.store.flush.bind(bob.store)
+    bob.store.flush = async () => {
+      flushes++
+      await flush()
+    }
+    await alice.communityCreate('den')
+    await bob.communityJoin(await alice.communityInvite('den'))
+    await expect.poll(async () => (await alice.communityMembers('den')).length, { timeout: 20_000 }).toBe(2)
+    const before = flushes
+    // Twenty texts, one after the other: each is stored and published at once, none waits for a flush.
+    const sent = []
+    for (let i = 0; i < 20; i++) sent.push(await bob.send('#den', `text ${i}`))
+    for (const m of sent) await waitForMessage(alice, (v) => v.id === m.id)
+    // One flush covers them (two if one of the set-up's was still pending when they began), within a second.
+    await expect.poll(() => flushes - before, { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
+    expect(flushes - before).toBeLessThanOrEqual(2)
+  })
 })
