@@ -326,8 +326,8 @@ taking 8.6-10.7 ms on this machine's virtual disk while the other nodes write (0
 cut is prevented instead by starting new sender chains after an unclean shutdown (PROTOCOL.md §8.5, §10.8), and the
 history is flushed one second after publishing (one flush for every send of that second: a flush right after each
 send, running while the other nodes wrote to the same disk, stretched their LevelDB writes; a per-process timeline
-measured p50 29.9 ms with it and 23.9 ms without, one run each). An A/B of that change alone (one run each, 100 messages): one process per
-node, p50 35.3 ms with the sync and 31.2 ms without (raw gossipsub 25.8 ms); in one process no difference (33.5 and
+measured p50 29.9 ms with it and 23.9 ms without, one run each). An A/B of the sync before publishing alone (one run
+each, 100 messages): one process per node, p50 35.3 ms with it and 31.2 ms without (raw gossipsub 25.8 ms); in one process no difference (33.5 and
 33.1 ms), because there the commit's completion waits for the busy thread either way.
 
 What remains: the p50 of one message at a time with all ${e.nodes} nodes in one process. It measures the main thread's
