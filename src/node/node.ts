@@ -393,8 +393,9 @@ class SottoNodeImpl implements SottoNode {
 
   async start(): Promise<void> {
     if (this.running) return
-    const level = this.store.level
-    if (level != null && level.db.status !== 'open') await level.open()
+    const peers = this.store.peers
+    if (peers != null && peers.level.db.status !== 'open') await peers.level.open()
+    peers?.start()
     await this.libp2p.start()
     this.running = true
     log('started %s on %s', this.peerId, this.addresses().join(' '))
@@ -418,7 +419,8 @@ class SottoNodeImpl implements SottoNode {
     if (!this.running) return
     this.running = false
     await this.libp2p.stop()
-    await this.store.level?.close()
+    await this.store.peers?.stop()
+    await this.store.peers?.level.close()
     log('stopped %s', this.peerId)
   }
 
@@ -880,7 +882,7 @@ export async function createSottoNode(init: SottoNodeInit = {}): Promise<SottoNo
   try {
     return await buildNode(init, privateKey, store, maxMessageSize, maxRecordSize)
   } catch (err) {
-    await store.level?.close().catch(() => undefined)
+    await store.peers?.level.close().catch(() => undefined)
     throw err
   }
 }

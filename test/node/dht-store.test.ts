@@ -8,7 +8,7 @@ import { Key } from 'interface-datastore'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { afterEach, describe, expect, it } from 'vitest'
 import { utf8 } from '../../src/crypto/primitives.js'
-import { BoundedDhtStore, namespaceOfStoredRecord, openNodeDatastore, PeerQuota } from '../../src/node/dht-store.js'
+import { BoundedDhtStore, namespaceOfStoredRecord, openNodeDatastore, PeerQuota, WriteBackPeerStore } from '../../src/node/dht-store.js'
 import { createSottoNode, RecordRejectedError } from '../../src/node/index.js'
 import { libp2pOf } from '../../src/node/internal.js'
 
@@ -82,16 +82,20 @@ describe('openNodeDatastore', () => {
     await old.close()
 
     const opened = await openNodeDatastore(dir, { maxRecordsPerNamespace: 8, maxProviderRecords: 8 })
-    expect(opened.level).toBeDefined()
+    expect(opened.peers).toBeDefined()
     expect(new Uint8Array(await opened.datastore.get(new Key('/peers/old-peer')))).toEqual(utf8('peer'))
     expect(await opened.datastore.has(recordKey('/sotto-prekeys/old'))).toBe(false)
     // New writes: the peer entry goes to LevelDB, the record to memory only.
     await opened.datastore.put(new Key('/peers/new-peer'), utf8('peer2'))
     await opened.datastore.put(recordKey('/sotto-prekeys/new'), canary)
     expect(opened.dht.recordCount('sotto-prekeys')).toBe(1)
-    expect(await opened.level!.has(recordKey('/sotto-prekeys/new'))).toBe(false)
-    expect(await opened.level!.has(new Key('/peers/new-peer'))).toBe(true)
-    await opened.level!.close()
+    // The peer entry reaches LevelDB at the next write-back, the DHT record never.
+    const level = opened.peers!.level
+    expect(await level.has(new Key('/peers/new-peer'))).toBe(false)
+    await opened.peers!.flush()
+    expect(await level.has(recordKey('/sotto-prekeys/new'))).toBe(false)
+    expect(await level.has(new Key('/peers/new-peer'))).toBe(true)
+    await level.close()
 
     const leaks: string[] = []
     for (const f of await readdir(dir)) if ((await readFile(join(dir, f))).includes(Buffer.from(canary))) leaks.push(f)
@@ -100,7 +104,7 @@ describe('openNodeDatastore', () => {
 
   it('without a directory, keeps everything in memory', async () => {
     const opened = await openNodeDatastore(undefined, { maxRecordsPerNamespace: 8, maxProviderRecords: 8 })
-    expect(opened.level).toBeUndefined()
+    expect(opened.peers).toBeUndefined()
     await opened.datastore.put(new Key('/peers/p'), utf8('p'))
     expect(new Uint8Array(await opened.datastore.get(new Key('/peers/p')))).toEqual(utf8('p'))
   })
@@ -141,5 +145,43 @@ describe('the per-peer quota in front of kad-dht', () => {
     const provides: string[] = []
     for (let i = 0; i < 3; i++) provides.push(await outcome('ADD_PROVIDER'))
     expect(provides).toEqual(['refused by kad-dht', 'refused by kad-dht', 'over quota'])
+  })
+})
+
+describe('WriteBackPeerStore', () => {
+  it('serves the peer store from memory and writes changes (puts and deletes) back to LevelDB in batches and at stop', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-peer-writeback-'))
+    try {
+      const level = new LevelDatastore(dir)
+      await level.open()
+      await level.put(new Key('/peers/a'), utf8('a1'))
+      await level.put(new Key('/peers/b'), utf8('b1'))
+      const peers = await WriteBackPeerStore.load(level)
+      expect(new Uint8Array(await peers.get(new Key('/peers/a')))).toEqual(utf8('a1'))
+      // Changes are visible at once, and reach LevelDB only at a write-back.
+      await peers.put(new Key('/peers/a'), utf8('a2'))
+      peers.delete(new Key('/peers/b'))
+      await peers.put(new Key('/peers/c'), utf8('c1'))
+      expect(new Uint8Array(await peers.get(new Key('/peers/a')))).toEqual(utf8('a2'))
+      expect(await peers.has(new Key('/peers/b'))).toBe(false)
+      expect(new Uint8Array(await level.get(new Key('/peers/a')))).toEqual(utf8('a1'))
+      expect(await level.has(new Key('/peers/b'))).toBe(true)
+      await peers.flush()
+      expect(new Uint8Array(await level.get(new Key('/peers/a')))).toEqual(utf8('a2'))
+      expect(await level.has(new Key('/peers/b'))).toBe(false)
+      expect(new Uint8Array(await level.get(new Key('/peers/c')))).toEqual(utf8('c1'))
+      // A change after the last write-back is written by stop().
+      peers.start(60_000)
+      await peers.put(new Key('/peers/d'), utf8('d1'))
+      await peers.stop()
+      await level.close()
+      const again = await WriteBackPeerStore.load(new LevelDatastore(dir))
+      const keys: string[] = []
+      for await (const k of again.queryKeys({})) keys.push(k.toString())
+      expect(keys.sort()).toEqual(['/peers/a', '/peers/c', '/peers/d'])
+      await again.level.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -13,7 +13,7 @@ describe('peer store LevelDB memory', () => {
   it('stays within its block cache and two write buffers under record rewrites', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sotto-peerstore-memory-'))
     const opened = await openNodeDatastore(dir, { maxRecordsPerNamespace: 8, maxProviderRecords: 8 })
-    const level = opened.level!
+    const level = opened.peers!.level
     const usage = (): number => Number((level.db as unknown as { getProperty(name: string): string }).getProperty('leveldb.approximate-memory-usage'))
     const bound = PEER_STORE_LEVEL_MEMORY.cacheSize + 2 * PEER_STORE_LEVEL_MEMORY.writeBufferSize
     let peak = 0
@@ -21,6 +21,8 @@ describe('peer store LevelDB memory', () => {
       for (let i = 0; i < 2048; i++) {
         // 2 KiB records of 16 peers, rewritten over and over (random bytes: not compressible)
         await opened.datastore.put(new Key(`/peers/p${i % 16}`), randomBytes(2048))
+        // Written back after every put: the most LevelDB would ever see (the node writes back every few seconds).
+        await opened.peers!.flush()
         peak = Math.max(peak, usage())
       }
       for (let i = 0; i < 16; i++) expect((await opened.datastore.get(new Key(`/peers/p${i}`))).length).toBe(2048)
