@@ -328,7 +328,11 @@ history is flushed one second after publishing (one flush for every send of that
 send, running while the other nodes wrote to the same disk, stretched their LevelDB writes; a per-process timeline
 measured p50 29.9 ms with it and 23.9 ms without, one run each). An A/B of the sync before publishing alone (one run
 each, 100 messages): one process per node, p50 35.3 ms with it and 31.2 ms without (raw gossipsub 25.8 ms); in one process no difference (33.5 and
-33.1 ms), because there the commit's completion waits for the busy thread either way.
+33.1 ms), because there the commit's completion waits for the busy thread either way. Last, a CPU profile of each child process
+of the one-process-per-node run found libp2p's peer store, which sotto persists in LevelDB (raw gossipsub keeps it
+in memory), read on every incoming stream and every gossipsub mesh change and often rewritten: about 1.3 s of CPU
+per node in an 80-second run. It is now served from memory and written back every 5 seconds (src/node/dht-store.ts
+WriteBackPeerStore): classic-level's share of a child's profile went from 1.8 to 0.8 s.
 
 What remains: the p50 of one message at a time with all ${e.nodes} nodes in one process. It measures the main thread's
 work per message, not waiting: in that timeline, with a 100 ms pause after each message (\`BENCH_E2E_PAUSE_MS\`), the
