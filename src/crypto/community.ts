@@ -360,44 +360,31 @@ function sameEpoch(epoch: CommunityEpoch, communityId: Uint8Array, epochNumber: 
 
 // --- Sender chains (§8.3) --------------------------------------------------------------------------
 
+/** What a sender chain keeps from its first message to its last (§8.3, §8.7): everything but the position. */
+interface SenderChainParts {
+  readonly communityId: Uint8Array
+  readonly epoch: number
+  readonly identityKey: Uint8Array
+  readonly senderSeed: Uint8Array
+  /** The sender key pair, from senderSeed. */
+  readonly senderKey: Uint8Array
+  readonly senderSecretKey: Uint8Array
+  readonly certificate: Uint8Array
+  readonly binding: Uint8Array
+}
+
 /**
  * A sender's own chain in one epoch (§8.3): its identity key, its random sender key pair (from `senderSeed`),
  * the topic key's certificate and the identity key's binding of the sender key, the next index to use and the
  * current chain key. Immutable.
  */
 export class SenderChainState {
-  readonly #communityId: Uint8Array
-  readonly #epoch: number
-  readonly #identityKey: Uint8Array
-  readonly #senderSeed: Uint8Array
-  readonly #senderKey: Uint8Array
-  readonly #senderSecretKey: Uint8Array
-  readonly #certificate: Uint8Array
-  readonly #binding: Uint8Array
+  readonly #parts: SenderChainParts
   readonly #nextIndex: number
   readonly #chainKey: Uint8Array
 
-  private constructor(
-    fields: {
-      communityId: Uint8Array
-      epoch: number
-      identityKey: Uint8Array
-      senderSeed: Uint8Array
-      certificate: Uint8Array
-      binding: Uint8Array
-    },
-    nextIndex: number,
-    chainKey: Uint8Array,
-    keyPair: { publicKey: Uint8Array; secretKey: Uint8Array } = ed25519FromSeed(fields.senderSeed)
-  ) {
-    this.#communityId = fields.communityId
-    this.#epoch = fields.epoch
-    this.#identityKey = fields.identityKey
-    this.#senderSeed = fields.senderSeed
-    this.#senderKey = keyPair.publicKey
-    this.#senderSecretKey = keyPair.secretKey
-    this.#certificate = fields.certificate
-    this.#binding = fields.binding
+  private constructor(parts: SenderChainParts, nextIndex: number, chainKey: Uint8Array) {
+    this.#parts = parts
     this.#nextIndex = nextIndex
     this.#chainKey = chainKey
   }
@@ -410,20 +397,22 @@ export class SenderChainState {
     const identityKey = signerPublicKey(identity).slice()
     const senderSeed = random(32)
     checkBytes('random sender seed', senderSeed, 32)
-    const keyPair = ed25519FromSeed(senderSeed)
-    const bound = bindingMessage(epoch.communityIdView(), epoch.epoch, keyPair.publicKey)
+    const { publicKey: senderKey, secretKey: senderSecretKey } = ed25519FromSeed(senderSeed)
+    const bound = bindingMessage(epoch.communityIdView(), epoch.epoch, senderKey)
     const binding = signWith(identity, bound)
     // Once per chain: a signer whose signatures do not verify under its key would make every message rejected.
     if (!ed25519Verify(identityKey, bound, binding)) throw new InvalidArgumentError('the identity signer does not sign for its public key')
-    const fields = {
+    const parts = {
       communityId: epoch.communityId,
       epoch: epoch.epoch,
       identityKey,
       senderSeed,
-      certificate: epoch.certifySender(keyPair.publicKey),
+      senderKey,
+      senderSecretKey,
+      certificate: epoch.certifySender(senderKey),
       binding
     }
-    return new SenderChainState(fields, 0, epoch.initialChainKey(keyPair.publicKey), keyPair)
+    return new SenderChainState(parts, 0, epoch.initialChainKey(senderKey))
   }
 
   /** The index the next message will carry. */
@@ -433,62 +422,32 @@ export class SenderChainState {
 
   /** The epoch number of this chain. */
   get epoch(): number {
-    return this.#epoch
+    return this.#parts.epoch
   }
 
   /** The community id (a copy). */
   get communityId(): Uint8Array {
-    return this.#communityId.slice()
+    return this.#parts.communityId.slice()
   }
 
   /** The sender's identity key (a copy). */
   get identityKey(): Uint8Array {
-    return this.#identityKey.slice()
+    return this.#parts.identityKey.slice()
   }
 
   /** This chain's public sender key, named in every envelope's header (a copy). */
   get senderKey(): Uint8Array {
-    return this.#senderKey.slice()
+    return this.#parts.senderKey.slice()
   }
 
-  /** @internal What sealing needs, without copies. Secret. */
-  sealingParts(): {
-    communityId: Uint8Array
-    identityKey: Uint8Array
-    senderKey: Uint8Array
-    senderSecretKey: Uint8Array
-    certificate: Uint8Array
-    binding: Uint8Array
-    chainKey: Uint8Array
-  } {
-    return {
-      communityId: this.#communityId,
-      identityKey: this.#identityKey,
-      senderKey: this.#senderKey,
-      senderSecretKey: this.#senderSecretKey,
-      certificate: this.#certificate,
-      binding: this.#binding,
-      chainKey: this.#chainKey
-    }
+  /** @internal What sealing needs, without copies: the chain's parts and its current chain key. Secret. */
+  sealingParts(): SenderChainParts & { chainKey: Uint8Array } {
+    return { ...this.#parts, chainKey: this.#chainKey }
   }
 
   /** @internal The state after one message was sealed. */
   advanced(nextChainKey: Uint8Array): SenderChainState {
-    return new SenderChainState(this.#fields(), this.#nextIndex + 1, nextChainKey, {
-      publicKey: this.#senderKey,
-      secretKey: this.#senderSecretKey
-    })
-  }
-
-  #fields() {
-    return {
-      communityId: this.#communityId,
-      epoch: this.#epoch,
-      identityKey: this.#identityKey,
-      senderSeed: this.#senderSeed,
-      certificate: this.#certificate,
-      binding: this.#binding
-    }
+    return new SenderChainState(this.#parts, this.#nextIndex + 1, nextChainKey)
   }
 
   /**
@@ -496,15 +455,16 @@ export class SenderChainState {
    * binding[64] || u32be(nextIndex) || chainKey[32] (266 bytes, §8.7). Secret.
    */
   serialize(): Uint8Array {
+    const p = this.#parts
     return concatBytes(
       u8(COMMUNITY_VERSION),
       u8(TYPE_SENDER),
-      this.#communityId,
-      u32be(this.#epoch),
-      this.#identityKey,
-      this.#senderSeed,
-      this.#certificate,
-      this.#binding,
+      p.communityId,
+      u32be(p.epoch),
+      p.identityKey,
+      p.senderSeed,
+      p.certificate,
+      p.binding,
       u32be(this.#nextIndex),
       this.#chainKey
     )
@@ -515,23 +475,23 @@ export class SenderChainState {
     checkBytes('bytes', bytes)
     const r = new ByteReader(bytes, 'sender chain state')
     readVersionAndType(r, TYPE_SENDER)
-    const fields = {
-      communityId: r.bytes(COMMUNITY_KEY_BYTES),
-      epoch: r.u32(),
-      identityKey: r.bytes(ED25519_PUBLIC_BYTES),
-      senderSeed: r.bytes(32),
-      certificate: r.bytes(SIGNATURE_BYTES),
-      binding: r.bytes(SIGNATURE_BYTES)
-    }
+    const communityId = r.bytes(COMMUNITY_KEY_BYTES)
+    const epoch = r.u32()
+    const identityKey = r.bytes(ED25519_PUBLIC_BYTES)
+    const senderSeed = r.bytes(32)
+    const certificate = r.bytes(SIGNATURE_BYTES)
+    const binding = r.bytes(SIGNATURE_BYTES)
     const nextIndex = r.u32()
     const chainKey = r.bytes(COMMUNITY_KEY_BYTES)
     r.end()
-    return new SenderChainState(fields, nextIndex, chainKey)
+    const { publicKey: senderKey, secretKey: senderSecretKey } = ed25519FromSeed(senderSeed)
+    const parts = { communityId, epoch, identityKey, senderSeed, senderKey, senderSecretKey, certificate, binding }
+    return new SenderChainState(parts, nextIndex, chainKey)
   }
 
   /** Never prints the keys. */
   toString(): string {
-    return `SenderChainState { epoch: ${this.#epoch}, nextIndex: ${this.#nextIndex}, [secret] }`
+    return `SenderChainState { epoch: ${this.#parts.epoch}, nextIndex: ${this.#nextIndex}, [secret] }`
   }
 
   /** Never serialises the keys to JSON. */
