@@ -440,9 +440,14 @@ export class SenderChainState {
     return this.#parts.senderKey.slice()
   }
 
-  /** @internal What sealing needs, without copies: the chain's parts and its current chain key. Secret. */
-  sealingParts(): SenderChainParts & { chainKey: Uint8Array } {
-    return { ...this.#parts, chainKey: this.#chainKey }
+  /** @internal The chain's parts, without copies, for sealing. Secret. */
+  sealingParts(): SenderChainParts {
+    return this.#parts
+  }
+
+  /** @internal The current chain key, without a copy, for sealing. Secret. */
+  chainKeyForSealing(): Uint8Array {
+    return this.#chainKey
   }
 
   /** @internal The state after one message was sealed. */
@@ -932,7 +937,7 @@ export function sealCommunityMessage(
   padded.set(parts.binding, 81)
   padded.set(body, INNER_HEADER_BYTES)
   padded[innerLength] = PAD_MARKER
-  const { messageKey, nextChainKey } = chainStep(parts.chainKey)
+  const { messageKey, nextChainKey } = chainStep(senderState.chainKeyForSealing())
   const { aeadKey, nonce } = messageKeyMaterial(messageKey)
   // L_ENV || header || ct || certificate, signed by the sender key; the envelope is that without the label, plus
   // the signature. The header is written in place; the ciphertext is copied in.
