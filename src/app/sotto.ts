@@ -252,6 +252,11 @@ export class Sotto implements SottoApp {
    * was published before the shutdown.
    */
   readonly #resumableChains = new Set<string>()
+  /**
+   * Sender chains whose last batch failed after its envelopes were published (#sendTogether): their stored state
+   * is behind what was published, so the next post starts a new chain (PROTOCOL.md §8.5).
+   */
+  readonly #spentChains = new Set<string>()
   /** The store's flush after community sends (#flushSoon), while one is scheduled or running. */
   #flushTimer: ReturnType<typeof setTimeout> | undefined
   /**
@@ -957,10 +962,21 @@ export class Sotto implements SottoApp {
       }
     }
     if (sealed.length === 0) return
+    // Published as soon as the batch is handed to LevelDB, not once it has landed: a write's completion waits
+    // for a turn of the event loop, which a busy node may take milliseconds to give (§8.5). Nothing depends
+    // on it: the batch is not synced anyway, and after an unclean shutdown these chains are renewed.
+    let published = false
+    const publish = (): void => {
+      published = true
+      for (const { entry } of sealed) this.#fresh.push(entry)
+      this.#publishFresh()
+    }
     let messages: MessageRecord[]
     try {
-      messages = await this.#commitPosts(b, chains)
+      messages = await this.#commitPosts(b, chains, publish)
     } catch (err) {
+      // Published, but the stored states are behind: those chains must not be sealed from again (§8.5).
+      if (published) for (const key of chains.keys()) this.#spentChains.add(key)
       for (const { item } of sealed) item.reject(err)
       return
     }
@@ -968,10 +984,8 @@ export class Sotto implements SottoApp {
     for (const { item, entry, label } of sealed) {
       const view = messageView(byId.get(entry.messageId!)!, label, 'me')
       this.#emit(view)
-      this.#fresh.push(entry)
       item.resolve(view)
     }
-    this.#publishFresh()
   }
 
   /** Seals a content into the community's current epoch, stores it (and the message, for text) and queues it. */
@@ -990,11 +1004,14 @@ export class Sotto implements SottoApp {
    * Commits a batch of sealed posts: each sender chain they advanced, once, at its last state; the earlier posts'
    * publication outcomes in the same batch (see #outcomes). Shows those outcomes; returns the messages written.
    */
-  async #commitPosts(b: StoreBatch, chains: SealedChains): Promise<MessageRecord[]> {
+  async #commitPosts(b: StoreBatch, chains: SealedChains, onWrite?: () => void): Promise<MessageRecord[]> {
     for (const { communityId, chainId, state } of chains.values()) b.setChainState(communityId, chainId, state.serialize())
     const outcomes = await this.#recordOutcomes(b)
-    const { messages } = await b.commit()
-    for (const key of chains.keys()) this.#resumableChains.add(key)
+    const { messages } = await b.commit({ onWrite })
+    for (const key of chains.keys()) {
+      this.#resumableChains.add(key)
+      this.#spentChains.delete(key)
+    }
     // Sends are not synced before publishing (their chains are renewed after an unclean shutdown instead); the
     // history is made durable shortly after, off the path to the network.
     this.#flushSoon()
@@ -1034,7 +1051,8 @@ export class Sotto implements SottoApp {
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
       // After an unclean shutdown the stored state may be behind what was published: a new chain then (§8.5).
-      const resume = !this.#store.uncleanShutdown || this.#resumableChains.has(chainKey)
+      // So is a chain whose last batch failed after its envelopes were published (#sendTogether).
+      const resume = (!this.#store.uncleanShutdown || this.#resumableChains.has(chainKey)) && !this.#spentChains.has(chainKey)
       const stateBytes = resume ? await this.#store.getChainState(c.id, chainId) : undefined
       state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
     }

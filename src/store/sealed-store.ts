@@ -49,6 +49,7 @@ import {
 } from './errors.js'
 import { BUILTIN_MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import type {
+  CommitOptions,
   CommunityRecord,
   ContactRecord,
   EnvelopeKey,
@@ -488,16 +489,16 @@ class SealedBatch implements StoreBatch {
     return this.#add(async (tx) => tx.put(k, { at }))
   }
 
-  async commit(): Promise<{ messages: MessageRecord[]; envelopesAdded: number }> {
-    const tx = await this.commitTx()
+  async commit(options?: CommitOptions): Promise<{ messages: MessageRecord[]; envelopesAdded: number }> {
+    const tx = await this.commitTx(options?.onWrite)
     return { messages: tx.messages, envelopesAdded: tx.envelopesAdded }
   }
 
   /** @internal commits and returns the transaction (for envelope counts). */
-  async commitTx(): Promise<Tx> {
+  async commitTx(onWrite?: () => void): Promise<Tx> {
     if (this.#committed) throw new StoreError('this batch was already committed')
     this.#committed = true
-    return this.#core.runCommit(this.#ops, this.#raw, this.#durable)
+    return this.#core.runCommit(this.#ops, this.#raw, this.#durable, onWrite)
   }
 }
 
@@ -744,7 +745,7 @@ export class SealedStore implements Store {
    * @internal resolves batch operations and writes them as one level batch; `durable`: with sync (fsync), as a
    * batch that queues an envelope for publication is (PROTOCOL.md §10.8).
    */
-  runCommit(ops: Op[], raw: LevelOp[], durable = false): Promise<Tx> {
+  runCommit(ops: Op[], raw: LevelOp[], durable = false, onWrite?: () => void): Promise<Tx> {
     this.#assertOpen()
     return this.#exclusive(async () => {
       this.#assertOpen()
@@ -766,7 +767,12 @@ export class SealedStore implements Store {
         this.#plain.wipe()
       }
       // classic-level's batch option `sync` (memory-level has no disk and ignores it); abstract-level's types omit it.
-      if (levelOps.length > 0) await (durable ? this.db.batch(levelOps, SYNC as object) : this.db.batch(levelOps))
+      const written = levelOps.length > 0 ? (durable ? this.db.batch(levelOps, SYNC as object) : this.db.batch(levelOps)) : undefined
+      try {
+        onWrite?.()
+      } finally {
+        await written
+      }
       for (const [conversation, next] of tx.seq) this.#seqCache.set(conversation, next)
       for (const t of tx.topics) this.knownTopics.add(t)
       return tx

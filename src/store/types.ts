@@ -191,6 +191,12 @@ export interface VerifyReport {
   records: number
 }
 
+/** Options of StoreBatch.commit. */
+export interface CommitOptions {
+  /** Called when the LevelDB batch has been handed over, before it completes (see StoreBatch.commit). */
+  onWrite?: () => void
+}
+
 /**
  * Writes that commit together, atomically, as one LevelDB batch. Methods only record the intent;
  * `commit()` resolves them (reads needed for indexes, sequence numbers) and writes everything or nothing.
@@ -250,8 +256,13 @@ export interface StoreBatch {
   /**
    * Writes everything atomically. Returns the messages written (with their seq; status changes included)
    * and how many envelopes were new. A batch commits once.
+   *
+   * `options.onWrite` is called once, synchronously, when every record is resolved and sealed and the
+   * LevelDB batch has been handed over, before it completes; not at all if the commit fails before that.
+   * For work that may start before the write is known to have landed (a community send publishes then:
+   * PROTOCOL.md §8.5). If it throws, the error is the commit's, once the write has completed.
    */
-  commit(): Promise<{ messages: MessageRecord[]; envelopesAdded: number }>
+  commit(options?: CommitOptions): Promise<{ messages: MessageRecord[]; envelopesAdded: number }>
 }
 
 /** The local store of one user. All methods are async; writes are atomic. */

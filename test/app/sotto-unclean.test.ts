@@ -100,4 +100,44 @@ describe('Sotto: community sender chains after an unclean shutdown', () => {
     await expect.poll(() => flushes - before, { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
     expect(flushes - before).toBeLessThanOrEqual(2)
   })
+
+  it('a send whose write fails after it was published starts a new chain, so the next text is not a replay', { timeout: 60_000 }, async () => {
+    const alice = await startUser('erin')
+    users.push(alice)
+    const bob = await startUser('frank', alice.node.addresses())
+    users.push(bob)
+    await alice.communityCreate('hall')
+    await bob.communityJoin(await alice.communityInvite('hall'))
+    await expect.poll(async () => (await alice.communityMembers('hall')).length, { timeout: 20_000 }).toBe(2)
+    const community = (await bob.store.getCommunityByName('hall'))!
+    const chainId = `send:${community.epoch}`
+    const chain = async () => SenderChainState.deserialize((await bob.store.getChainState(community.id, chainId))!)
+    const one = await bob.send('#hall', 'one')
+    await waitForMessage(alice, (m) => m.id === one.id)
+    const afterOne = await chain()
+
+    // The next LevelDB batch fails (a full disk, say) after the app handed it over, and so after "two" was
+    // published: the stored state stays at "one"'s.
+    const db = (bob.store as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db
+    const batch = db.batch
+    db.batch = () => {
+      db.batch = batch
+      return Promise.reject(new Error('simulated write failure'))
+    }
+    await expect(bob.send('#hall', 'two')).rejects.toThrow('simulated write failure')
+    expect((await waitForMessage(alice, (m) => m.text === 'two')).from).toBe('frank')
+    expect((await chain()).nextIndex).toBe(afterOne.nextIndex)
+
+    // Sealing from the stored state would reuse "two"'s index, key and nonce (Alice would drop it as a
+    // replay); a new chain is heard.
+    const three = await bob.send('#hall', 'three')
+    expect((await waitForMessage(alice, (m) => m.id === three.id)).from).toBe('frank')
+    const renewed = await chain()
+    expect(toHex(renewed.senderKey)).not.toBe(toHex(afterOne.senderKey))
+    // That chain is resumed by the next send.
+    const four = await bob.send('#hall', 'four')
+    await waitForMessage(alice, (m) => m.id === four.id)
+    expect(toHex((await chain()).senderKey)).toBe(toHex(renewed.senderKey))
+    expect((await bob.read('#hall', 10)).map((m) => m.text)).toEqual(['one', 'three', 'four'])
+  })
 })

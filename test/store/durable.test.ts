@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TEST_ARGON2 } from '../../src/crypto/atrest.js'
 import { openLevelStore } from '../../src/store/level.js'
-import type { OutboxEntry } from '../../src/store/types.js'
+import { NameTakenError } from '../../src/store/errors.js'
+import type { ContactRecord, OutboxEntry } from '../../src/store/types.js'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -86,6 +87,55 @@ describe('durable batches', () => {
       await Promise.all([committed, flushed])
       expect(writes).toEqual(['batch', 'put+sync'])
       expect(await store.getOutbox('e1')).toMatchObject({ id: 'e1' })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('commit({ onWrite }) is called once the batch is handed to LevelDB, before it completes; not when the commit fails before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
+    dirs.push(dir)
+    // Argon2id: TEST_ARGON2 (a test-only setting).
+    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    try {
+      const events: string[] = []
+      const db = store.db as unknown as { batch(ops: unknown[], options?: object): Promise<void> }
+      const batch = db.batch.bind(db)
+      db.batch = (ops, options) => {
+        events.push('batch handed over')
+        return batch(ops, options).then(() => {
+          events.push('batch landed')
+        })
+      }
+      await store
+        .batch()
+        .putOutbox(entry('e1'), { sync: false })
+        .commit({ onWrite: () => events.push('onWrite') })
+      expect(events).toEqual(['batch handed over', 'onWrite', 'batch landed'])
+      expect(await store.getOutbox('e1')).toMatchObject({ id: 'e1' })
+
+      // A commit that fails while its records are resolved (a name already taken) writes nothing: no onWrite.
+      const contact: ContactRecord = {
+        id: 'c1',
+        name: 'alice',
+        state: 'accepted',
+        identityKey: 'c1',
+        verified: false,
+        identityChanged: false,
+        identityHistory: [{ identityKey: 'c1', seenAt: 1 }],
+        createdAt: 1
+      }
+      await store.putContact(contact)
+      events.length = 0
+      await expect(
+        store
+          .batch()
+          .putContact({ ...contact, id: 'c2', identityKey: 'c2' })
+          .putOutbox(entry('e2'), { sync: false })
+          .commit({ onWrite: () => events.push('onWrite') })
+      ).rejects.toThrow(NameTakenError)
+      expect(events).toEqual([])
+      expect(await store.getOutbox('e2')).toBeUndefined()
     } finally {
       await store.close()
     }
