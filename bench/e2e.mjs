@@ -132,6 +132,8 @@ function harness(receivers) {
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
       // latency: one message at a time
+      // (the phase events let a preloaded analysis script, node --import, take its measures per phase)
+      process.emit('bench-e2e-phase', 'latency')
       const latProfile = PROFILE && process.env.BENCH_E2E_PROFILE_PHASE === 'latency' ? await startProfile() : undefined
       const cpuLat0 = await cpuNow()
       const lat = []
