@@ -1683,12 +1683,17 @@ export class Sotto implements SottoApp {
       if (delivered && grant !== undefined) {
         // A grant is checked again later (GrantMeta), after a back-off that doubles with each resend.
         const delay = Math.min(this.#timings.outboxBackoffMs * 2 ** grant.resends, this.#timings.outboxMaxBackoffMs)
-        b.putOutbox({
-          ...current,
-          attempts: current.attempts + 1,
-          nextAttemptAt: Date.now() + delay,
-          extra: { ...current.extra, grant: { ...grant, published: true } } as unknown as Record<string, string>
-        })
+        // Not synced (here and below): only the entry's schedule changes; its envelope and the state that sealed
+        // it were synced when it was queued, and a schedule rolled back by a power cut costs one retry more.
+        b.putOutbox(
+          {
+            ...current,
+            attempts: current.attempts + 1,
+            nextAttemptAt: Date.now() + delay,
+            extra: { ...current.extra, grant: { ...grant, published: true } } as unknown as Record<string, string>
+          },
+          { sync: false }
+        )
         done.add(entry.id)
         continue
       }
@@ -1702,7 +1707,7 @@ export class Sotto implements SottoApp {
         const delay = delivered
           ? Math.min(this.#timings.outboxBackoffMs * 2 ** Math.min(attempts, 16), this.#timings.outboxMaxBackoffMs)
           : this.#timings.outboxIntervalMs
-        b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay })
+        b.putOutbox({ ...current, attempts, nextAttemptAt: Date.now() + delay }, { sync: false })
       }
     }
     if (into !== undefined) return views
