@@ -334,18 +334,39 @@ in memory), read on every incoming stream and every gossipsub mesh change and of
 per node in an 80-second run. It is now served from memory and written back every 5 seconds (src/node/dht-store.ts
 WriteBackPeerStore): classic-level's share of a child's profile went from 1.8 to 0.8 s.
 
+Fifth pass (2026-11-26, session 6; src/app, src/store): a timeline with a timestamp where each LevelDB batch is
+handed over and where it completes showed the sender's batch, no longer synced, still taking about 6 ms to complete
+in the one-process run: a node handles a write's completion (a libuv thread-pool callback) only between two polls of
+its sockets, and there one poll carried the previous message's remaining copies (a \`setImmediate\` queued with the
+write ran 5.3 ms later). A community send is now published as soon as its batch is handed to LevelDB
+(\`StoreBatch.commit({ onWrite })\`), which is safe for the reason the batch needs no sync: its chain is not resumed
+after an unclean shutdown, and a write that fails after publishing renews the chain (PROTOCOL.md §8.5). In that
+timeline the first receiver then had the message at 8.0 ms instead of 10.2 ms after \`send\`, and single runs of 200
+messages went from 21.1 to 17.2 ms. Tried and reverted: forwarding a received community message only once it is
+handed to the store (gossipsub's \`asyncValidation\`), so that a receiver's write would complete ahead of the copies it
+forwards: the receivers two hops from the sender got the message later (the last at 13.5 ms instead of 11.0 ms, with
+100 ms pauses) and the last store landed later, not sooner.
+
 What remains: the p50 of one message at a time with all ${e.nodes} nodes in one process. It measures the main thread's
-work per message, not waiting: in that timeline, with a 100 ms pause after each message (\`BENCH_E2E_PAUSE_MS\`), the
-event loop was busy 100 % of the time from \`send\` to "stored on all others" (\`performance.eventLoopUtilization\`),
-about 21-27 ms for sotto against 8.6 ms for raw gossipsub. A CPU profile of that phase
-(\`BENCH_E2E_PROFILE_PHASE=latency\`, 100 messages, before the fourth pass) put sotto at 37 ms of main-thread time per
-message against 20 ms for raw gossipsub: about 8 ms of sotto's own work across its ${e.nodes - 1} receivers (Ed25519,
-XChaCha20 and BLAKE2b, sealing about six records each at rest, LevelDB's synchronous part of a batch, about 40 µs,
-and the app), and about 4.5 ms more libp2p work for the same messages (sockets read in more, smaller pieces, each
-paying noise's and yamux's fixed costs). The receivers' LevelDB completions are handled only when the thread is
-through the cascade's other copies, so the last receiver's commit lands after the cascade ends. Meeting 1.5x here
-would need sotto's per-receiver work (about 0.9 ms of one shared thread) cut by more than half. With one process per
-node the receivers work in parallel, and that table's p50 is the one that reflects a real deployment.
+work per message, not waiting: in the timelines, with a 100 ms pause after each message (\`BENCH_E2E_PAUSE_MS\`), the
+event loop was busy 100 % of the time from \`send\` to "stored on all others" (\`performance.eventLoopUtilization\`).
+With pauses, the last receiver had the message 11.0 ms after \`send\` against 7.3 ms for raw gossipsub (each sotto
+receiver adds about 0.45 ms of one shared thread: the Ed25519 verification, XChaCha20 and BLAKE2b, about six records
+sealed at rest, LevelDB's synchronous part of a batch, about 50 µs, and the app), and its store write completed 5 ms
+later still: its completion waits behind the copies of the message that the other nodes forwarded meanwhile
+(gossipsub's duplicates, which raw gossipsub's "delivered" does not wait for). Back to back, without pauses, the
+same waiting shows as less overlap between one message's copies and the next's: sockets were read about 92 times
+per message against 42 for raw gossipsub, for the same bytes, and each read pays noise's, yamux's and tcp's fixed
+costs (in @chainsafe/libp2p-noise 17, every read also ends in a thrown and caught RangeError: its \`uint16BEDecode\`
+checks \`.length\`, which a Uint8ArrayList does not have; about 4 % of every node's CPU, on both sides). Five rounds
+of this row on the same code gave 1.37x at 09:50 UTC (a run not kept in bench/results) and 1.80x at 10:00 UTC, the
+one shown above; single rounds ranged from 1.0x to 2.3x, and raw gossipsub's own p50 from 9.5 to 19.7 ms (each round
+forms a new gossipsub mesh). Meeting 1.5x reliably here
+would need sotto's per-receiver work cut by about a third, or a store whose writes complete without a turn of the
+event loop. With one process per node the receivers work in parallel, and that table's p50 is the one that reflects
+a real deployment; there both sides saturate the 2 cores (per-thread CPU from /proc over the sustained phase:
+sotto 1.96 ms of main thread and 0.64 ms of other threads per delivery, raw gossipsub 1.19 and 0.26 ms), so its
+throughput ratio is the ratio of CPU per message.
 With one process per node the processes compete for the 2 cores and every hop wakes another process: both sides
 cost more per delivery, and the wall-clock ratios there swing the most with the machine's other work.`,
       after('End to end')
