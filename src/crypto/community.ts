@@ -71,6 +71,10 @@ export const MAX_SKIPPED_PER_SENDER = 1000
 export const MAX_SKIPPED_TOTAL = 5000
 /** Highest message index a chain may use (so that the next index still fits in a u32). */
 export const MAX_MESSAGE_INDEX = U32_MAX - 1
+/** Most sender chains a receiver state keeps bound to one identity; a new one beyond it evicts one (§8.5). */
+export const MAX_CHAINS_PER_IDENTITY = 16
+/** Most sender chains a receiver state keeps per epoch, all identities together (§8.5). */
+export const MAX_RECEIVER_CHAINS = 4096
 
 /** HKDF info strings and labels (§8.2). */
 export const COMMUNITY_LABELS = Object.freeze({
@@ -664,9 +668,12 @@ export class CommunityReceiverState {
             ? { senderKey: senderKey.slice(), identityKey: identity.identityKey.slice(), binding: identity.binding.slice(), nextIndex: index + 1, chainKey: step.nextChainKey }
             : { ...chain, nextIndex: index + 1, chainKey: step.nextChainKey }
         )
+        // A new chain may push an older one out (§8.5), with its skipped keys.
+        const evicted = chain === undefined ? evictChains(chains, keyHex) : []
         let skipped: ReadonlyMap<string, SkippedKey> = this.#skipped
-        if (newSkipped.length > 0) {
+        if (newSkipped.length > 0 || evicted.length > 0) {
           const grown = new Map(this.#skipped)
+          for (const gone of evicted) for (const id of grown.keys()) if (id.startsWith(`${gone}:`)) grown.delete(id)
           for (const k of newSkipped) grown.set(skippedId(keyHex, k.index), k)
           evictOldest(grown, keyHex)
           skipped = grown
@@ -705,8 +712,10 @@ export class CommunityReceiverState {
     const communityId = r.bytes(COMMUNITY_KEY_BYTES)
     const epoch = r.u32()
     const nChains = r.u32()
+    if (nChains > MAX_RECEIVER_CHAINS) throw new MalformedError('too many sender chains')
     // Refuse counts the input cannot hold before allocating anything.
     if (nChains * RECEIVER_CHAIN_BYTES > r.remaining) throw new MalformedError('community receiver state is truncated')
+    const perIdentity = new Map<string, number>()
     const chains = new Map<string, ReceiverChain>()
     let previous: Uint8Array | undefined
     for (let i = 0; i < nChains; i++) {
@@ -719,6 +728,10 @@ export class CommunityReceiverState {
         throw new MalformedError('sender chains not in ascending sender-key order')
       }
       if (nextIndex > MAX_MESSAGE_INDEX + 1) throw new MalformedError('next index out of range')
+      const identityHex = publicHex(identityKey)
+      const held = (perIdentity.get(identityHex) ?? 0) + 1
+      if (held > MAX_CHAINS_PER_IDENTITY) throw new MalformedError('too many sender chains for one identity')
+      perIdentity.set(identityHex, held)
       previous = senderKey
       chains.set(publicHex(senderKey), { senderKey, identityKey, binding, nextIndex, chainKey })
     }
@@ -757,6 +770,32 @@ export class CommunityReceiverState {
   [INSPECT](): string {
     return this.toString()
   }
+}
+
+/**
+ * After the new chain `keyHex` was added to `chains`: while the identity it is bound to has more than
+ * MAX_CHAINS_PER_IDENTITY chains, deletes that identity's other chain with the smallest sender key; then, while
+ * there are more than MAX_RECEIVER_CHAINS, deletes the other chain with the smallest sender key. Returns the
+ * deleted sender keys (hex). Runs once per new chain, not per message.
+ */
+function evictChains(chains: Map<string, ReceiverChain>, keyHex: string): string[] {
+  const evicted: string[] = []
+  const identityKey = chains.get(keyHex)!.identityKey
+  // Lower-case hex of equal length sorts as the bytes do.
+  const own = [...chains.entries()]
+    .filter(([k, c]) => k !== keyHex && equalBytes(c.identityKey, identityKey))
+    .map(([k]) => k)
+    .sort()
+  for (let i = 0; own.length - i >= MAX_CHAINS_PER_IDENTITY; i++) evicted.push(own[i]!)
+  for (const k of evicted) chains.delete(k)
+  if (chains.size > MAX_RECEIVER_CHAINS) {
+    const others = [...chains.keys()].filter((k) => k !== keyHex).sort()
+    for (let i = 0; chains.size > MAX_RECEIVER_CHAINS; i++) {
+      chains.delete(others[i]!)
+      evicted.push(others[i]!)
+    }
+  }
+  return evicted
 }
 
 /** Deletes the oldest skipped keys of `keyHex` above MAX_SKIPPED_PER_SENDER, then the oldest overall above MAX_SKIPPED_TOTAL. */
