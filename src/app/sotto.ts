@@ -247,9 +247,9 @@ export class Sotto implements SottoApp {
   /** Committed receiver chain states by `${communityId}:recv:${epoch}`; only #receiveCommunity writes them. */
   readonly #receiverCache = new Map<string, CommunityReceiverState>()
   /**
-   * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote. After an unclean shutdown
-   * only these are resumed; any other starts anew (PROTOCOL.md §8.5), since its stored state may be behind what
-   * was published before the shutdown.
+   * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote. Only these are resumed;
+   * any other starts anew (PROTOCOL.md §8.5): a state stored by an earlier session may be behind what it published
+   * (a crash or power cut lost its last write, or an older copy of the data directory was put back).
    */
   readonly #resumableChains = new Set<string>()
   /**
@@ -964,7 +964,7 @@ export class Sotto implements SottoApp {
     if (sealed.length === 0) return
     // Published as soon as the batch is handed to LevelDB, not once it has landed: a write's completion waits
     // for a turn of the event loop, which a busy node may take milliseconds to give (§8.5). Nothing depends
-    // on it: the batch is not synced anyway, and after an unclean shutdown these chains are renewed.
+    // on it: the batch is not synced anyway, and no later session resumes these chains.
     let published = false
     const publish = (): void => {
       published = true
@@ -1012,7 +1012,7 @@ export class Sotto implements SottoApp {
       this.#resumableChains.add(key)
       this.#spentChains.delete(key)
     }
-    // Sends are not synced before publishing (their chains are renewed after an unclean shutdown instead); the
+    // Sends are not synced before publishing (no later session resumes their chains); the
     // history is made durable shortly after, off the path to the network.
     this.#flushSoon()
     for (const v of outcomes) this.#emit(v)
@@ -1050,9 +1050,9 @@ export class Sotto implements SottoApp {
     const chainKey = `${c.id}:${chainId}`
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
-      // After an unclean shutdown the stored state may be behind what was published: a new chain then (§8.5).
-      // So is a chain whose last batch failed after its envelopes were published (#sendTogether).
-      const resume = (!this.#store.uncleanShutdown || this.#resumableChains.has(chainKey)) && !this.#spentChains.has(chainKey)
+      // A state from an earlier session may be behind what was published: each session starts a new chain (§8.5).
+      // So does a chain whose last batch failed after its envelopes were published (#sendTogether).
+      const resume = this.#resumableChains.has(chainKey) && !this.#spentChains.has(chainKey)
       const stateBytes = resume ? await this.#store.getChainState(c.id, chainId) : undefined
       state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
     }
@@ -1075,7 +1075,7 @@ export class Sotto implements SottoApp {
       createdAt: now,
       extra: { kind: 'envelope', topic, scope: 'community' } satisfies OutboxMeta as unknown as Record<string, string>
     }
-    // Not synced before publishing: this chain is never resumed after an unclean shutdown (#resumableChains).
+    // Not synced before publishing: no later session resumes this chain (#resumableChains).
     b.putEnvelope(utf8(topic), id, timestamp, envelope).putOutbox(entry, { sync: false })
     if (content.type === 'text') {
       b.putMessage({

@@ -1,9 +1,10 @@
 /**
  * Community sends are not synced to the disk before they are published (src/app/sotto.ts #sealPost; PROTOCOL.md
- * §8.5, §10.8): a power cut may roll a sender chain's stored state back behind a message already on the wire, so
- * after an unclean shutdown the app starts a new sender chain (a fresh random sender key) instead of resuming the
- * stored one, and never seals twice at one index. After a clean shutdown it resumes. Real nodes on 127.0.0.1,
- * real LevelDB; the power cut is simulated by writing an older chain state back and leaving the store unclosed.
+ * §8.5, §10.8): a power cut may roll a sender chain's stored state back behind a message already on the wire, and
+ * so may an older copy of the data directory put back. So each session starts a new sender chain (a fresh random
+ * sender key) instead of resuming a stored one, and never seals twice at one index; within a session it resumes
+ * its own. Real nodes on 127.0.0.1, real LevelDB; a power cut is simulated by writing an older chain state back and
+ * leaving the store unclosed, a restored copy by writing it back after a clean stop.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { SenderChainState } from '../../src/crypto/community.js'
@@ -18,7 +19,7 @@ describe('Sotto: community sender chains after an unclean shutdown', () => {
     await cleanup()
   })
 
-  it('a sender whose last chain state was lost starts a new chain, so its next text is accepted; after a clean stop it resumes', { timeout: 90_000 }, async () => {
+  it('a sender whose last chain state was lost starts a new chain, so its next text is accepted; so after a restored copy', { timeout: 90_000 }, async () => {
     const alice = await startUser('alice')
     users.push(alice)
     let bob = await startUser('bob', alice.node.addresses())
@@ -64,17 +65,25 @@ describe('Sotto: community sender chains after an unclean shutdown', () => {
     expect(toHex(afterFour.senderKey)).toBe(toHex(renewed.senderKey))
     expect(afterFour.nextIndex).toBe(renewed.nextIndex + 1)
 
-    // A clean stop: the next session resumes that chain.
+    // A clean stop, then an older copy of the chain state put back (a restored backup of the data directory, say):
+    // the store cannot tell, and resuming would seal "five" at "four"'s index. The next session starts a new chain.
     await bob.stop()
+    const copy = await openLevelStore(storeDirectory(bob.home), PASSPHRASE, { argon2: ARGON2 })
+    await copy.setChainState(community.id, chainId, renewed.serialize())
+    await copy.close()
     bob = await startUser('bob', alice.node.addresses(), bob.home)
     users.push(bob)
     expect(bob.store.uncleanShutdown).toBe(false)
     const five = await bob.send('#club', 'five')
-    await waitForMessage(alice, (m) => m.id === five.id)
-    const resumed = await chain(bob)
-    expect(toHex(resumed.senderKey)).toBe(toHex(renewed.senderKey))
-    expect(resumed.nextIndex).toBe(afterFour.nextIndex + 1)
-    expect((await alice.read('#club', 10)).filter((m) => m.from === 'bob').map((m) => m.text)).toEqual(['one', 'two', 'three', 'four', 'five'])
+    expect((await waitForMessage(alice, (m) => m.id === five.id)).from).toBe('bob')
+    const fresh = await chain(bob)
+    expect(toHex(fresh.senderKey)).not.toBe(toHex(renewed.senderKey))
+    expect(toHex(fresh.senderKey)).not.toBe(toHex(afterFour.senderKey))
+    // Within the session the new chain goes on.
+    const six = await bob.send('#club', 'six')
+    await waitForMessage(alice, (m) => m.id === six.id)
+    expect(toHex((await chain(bob)).senderKey)).toBe(toHex(fresh.senderKey))
+    expect((await alice.read('#club', 10)).filter((m) => m.from === 'bob').map((m) => m.text)).toEqual(['one', 'two', 'three', 'four', 'five', 'six'])
   })
 
   it('community sends are flushed to the disk shortly after, in one flush for many sends, not one each', { timeout: 60_000 }, async () => {
