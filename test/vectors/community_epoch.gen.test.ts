@@ -14,6 +14,7 @@ import {
   createReceiverState,
   createSenderChain,
   deriveEpochKeys,
+  MAX_CHAINS_PER_IDENTITY,
   messageKeyMaterial,
   openCommunityMessage,
   readCommunityEnvelope,
@@ -30,6 +31,7 @@ import {
   ed25519FromSeed,
   ed25519Sign,
   ed25519Verify,
+  fromHex,
   hkdf,
   toHex,
   utf8
@@ -301,6 +303,41 @@ function buildCommunityVectors(): string {
     [true, 'SignatureError']
   ])
 
+  // §8.5 chain bounds: dave opens MAX_CHAINS_PER_IDENTITY + 1 chains (one message each, at index 0), delivered
+  // in this order to a receiver that had seen nothing; the last one evicts dave's chain with the smallest sender
+  // key, among the others. (Text of the message k: "dave chain k".)
+  const dave = signer(seed('identity/dave', 32))
+  let bounded: CommunityReceiverState = createReceiverState(epoch)
+  const daveChains = Array.from({ length: MAX_CHAINS_PER_IDENTITY + 1 }, (_, k) => {
+    const senderSeed = seed(`sender-seed/dave-${k}`, 32)
+    const chain = createSenderChain(epoch, dave, fixedRandom(senderSeed))
+    const body = utf8(`dave chain ${k}`)
+    const sealed = sealCommunityMessage(epoch, chain, dave, body, BASE_TIME + 40_000 + k).sealed
+    bounded = openCommunityMessage(epoch, bounded, sealed).states
+    return { senderSeed, senderKey: chain.senderKey, body, timestamp: BASE_TIME + 40_000 + k, sealed }
+  })
+  const daveKeys = daveChains.map((c) => toHex(c.senderKey))
+  const evicted = [...daveKeys.slice(0, MAX_CHAINS_PER_IDENTITY)].sort()[0]!
+  expect(bounded.senderCount).toBe(MAX_CHAINS_PER_IDENTITY)
+  expect(bounded.nextIndexOf(fromHex(evicted))).toBe(0)
+  const chainBounds = {
+    description:
+      `dave's ${MAX_CHAINS_PER_IDENTITY + 1} chains, one message each, opened in this order from an empty receiver ` +
+      'state; receiverStateAfter is the state after the last one, where the chain with the smallest sender key ' +
+      '(evictedSenderKey) is gone.',
+    identitySeed: toHex(seed('identity/dave', 32)),
+    signingPublicKey: toHex(dave.signingPublicKey),
+    chains: daveChains.map((c) => ({
+      senderSeed: toHex(c.senderSeed),
+      senderKey: toHex(c.senderKey),
+      timestamp: c.timestamp,
+      body: toHex(c.body),
+      sealed: toHex(c.sealed)
+    })),
+    evictedSenderKey: evicted,
+    receiverStateAfter: toHex(bounded.serialize())
+  }
+
   // Rotation to the next epoch, removing a third member; the new key is granted with the statement.
   const admin = signer(seed('identity/admin', 32))
   const removed = signer(seed('identity/carol', 32))
@@ -319,7 +356,8 @@ function buildCommunityVectors(): string {
       'sender key instead of the topic key. ' +
       'Seeds: B2b(UTF-8("sotto/vectors/community/" || label), n); identities and sender keys are Ed25519 key pairs ' +
       'from 32-byte seeds. Bodies are hex of UTF-8 text. "rejected" entries are opened against the last ' +
-      'receiverStateAfter; routerAccepts is the router check of §8.5 under topicId, error the class thrown.',
+      'receiverStateAfter; routerAccepts is the router check of §8.5 under topicId, error the class thrown. ' +
+      '"chainBounds" pins the eviction of §8.5 (MAX_CHAINS_PER_IDENTITY chains per identity).',
     labels: COMMUNITY_LABELS,
     communityId: toHex(communityId),
     epoch: EPOCH_NUMBER,
@@ -334,6 +372,7 @@ function buildCommunityVectors(): string {
     senders,
     delivery,
     rejected,
+    chainBounds,
     rotation: {
       adminIdentitySeed: toHex(seed('identity/admin', 32)),
       adminSigningPublicKey: toHex(admin.signingPublicKey),
