@@ -249,14 +249,10 @@ export class Sotto implements SottoApp {
   /**
    * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote. Only these are resumed;
    * any other starts anew (PROTOCOL.md §8.5): a state stored by an earlier session may be behind what it published
-   * (a crash or power cut lost its last write, or an older copy of the data directory was put back).
+   * (a crash or power cut lost its last write, or an older copy of the data directory was put back). A chain whose
+   * batch failed after its envelopes were published leaves the set (#sendTogether).
    */
   readonly #resumableChains = new Set<string>()
-  /**
-   * Sender chains whose last batch failed after its envelopes were published (#sendTogether): their stored state
-   * is behind what was published, so the next post starts a new chain (PROTOCOL.md §8.5).
-   */
-  readonly #spentChains = new Set<string>()
   /** The store's flush after community sends (#flushSoon), while one is scheduled or running. */
   #flushTimer: ReturnType<typeof setTimeout> | undefined
   /**
@@ -976,7 +972,7 @@ export class Sotto implements SottoApp {
       messages = await this.#commitPosts(b, chains, publish)
     } catch (err) {
       // Published, but the stored states are behind: those chains must not be sealed from again (§8.5).
-      if (published) for (const key of chains.keys()) this.#spentChains.add(key)
+      if (published) for (const key of chains.keys()) this.#resumableChains.delete(key)
       for (const { item } of sealed) item.reject(err)
       return
     }
@@ -1008,10 +1004,7 @@ export class Sotto implements SottoApp {
     for (const { communityId, chainId, state } of chains.values()) b.setChainState(communityId, chainId, state.serialize())
     const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit({ onWrite })
-    for (const key of chains.keys()) {
-      this.#resumableChains.add(key)
-      this.#spentChains.delete(key)
-    }
+    for (const key of chains.keys()) this.#resumableChains.add(key)
     // Sends are not synced before publishing (no later session resumes their chains); the
     // history is made durable shortly after, off the path to the network.
     this.#flushSoon()
@@ -1050,10 +1043,9 @@ export class Sotto implements SottoApp {
     const chainKey = `${c.id}:${chainId}`
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
-      // A state from an earlier session may be behind what was published: each session starts a new chain (§8.5).
-      // So does a chain whose last batch failed after its envelopes were published (#sendTogether).
-      const resume = this.#resumableChains.has(chainKey) && !this.#spentChains.has(chainKey)
-      const stateBytes = resume ? await this.#store.getChainState(c.id, chainId) : undefined
+      // A state from an earlier session may be behind what was published: each session starts a new chain (§8.5),
+      // and so does a chain whose last batch failed after its envelopes were published (#sendTogether).
+      const stateBytes = this.#resumableChains.has(chainKey) ? await this.#store.getChainState(c.id, chainId) : undefined
       state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
     }
     const now = Date.now()

@@ -258,7 +258,8 @@ export interface StoreBatch {
    * and how many envelopes were new. A batch commits once.
    *
    * `options.onWrite` is called once, synchronously, when every record is resolved and sealed and the
-   * LevelDB batch has been handed over, before it completes; not at all if the commit fails before that.
+   * LevelDB batch has been handed over (with nothing to write, then), before it completes; not at all if the
+   * commit fails before that.
    * For work that may start before the write is known to have landed (a community send publishes then:
    * PROTOCOL.md §8.5). If it throws, the error is the commit's, once the write has completed.
    */
