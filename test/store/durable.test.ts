@@ -18,6 +18,13 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
 
+/** A new store in a temporary directory (removed after each test). Argon2id: TEST_ARGON2 (a test-only setting). */
+async function newStore() {
+  const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
+  dirs.push(dir)
+  return { dir, store: await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 }) }
+}
+
 const entry = (id: string): OutboxEntry => ({
   id,
   conversation: 'c1',
@@ -29,10 +36,7 @@ const entry = (id: string): OutboxEntry => ({
 
 describe('durable batches', () => {
   it('a batch with an outbox entry is written with sync; one without is not; both are stored', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
-    dirs.push(dir)
-    // Argon2id: TEST_ARGON2 (a test-only setting).
-    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const { store } = await newStore()
     const syncs: boolean[] = []
     const db = store.db as unknown as { batch(ops: unknown[], options?: { sync?: boolean }): Promise<void> }
     const batch = db.batch.bind(db)
@@ -62,10 +66,7 @@ describe('durable batches', () => {
   })
 
   it('an outbox entry put with sync: false leaves its batch unsynced; flush() is one synced write after the writes before it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
-    dirs.push(dir)
-    // Argon2id: TEST_ARGON2 (a test-only setting).
-    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const { store } = await newStore()
     const writes: string[] = []
     const db = store.db as unknown as {
       batch(ops: unknown[], options?: { sync?: boolean }): Promise<void>
@@ -93,10 +94,7 @@ describe('durable batches', () => {
   })
 
   it('commit({ onWrite }) is called once the batch is handed to LevelDB, before it completes; not when the commit fails before', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
-    dirs.push(dir)
-    // Argon2id: TEST_ARGON2 (a test-only setting).
-    const store = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const { store } = await newStore()
     try {
       const events: string[] = []
       const db = store.db as unknown as { batch(ops: unknown[], options?: object): Promise<void> }
@@ -142,10 +140,7 @@ describe('durable batches', () => {
   })
 
   it('an opening after a session that did not close (crash, kill, power cut) reports an unclean shutdown; after close() it does not', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sotto-store-durable-'))
-    dirs.push(dir)
-    // Argon2id: TEST_ARGON2 (a test-only setting).
-    const first = await openLevelStore(dir, 'durable', { create: true, argon2: TEST_ARGON2 })
+    const { dir, store: first } = await newStore()
     expect(first.uncleanShutdown).toBe(false)
     await first.close()
     const second = await openLevelStore(dir, 'durable', { argon2: TEST_ARGON2 })
