@@ -93,6 +93,14 @@ describe('sync sessions and long-lived signals', () => {
     const hb = new Holder().serve(T1, [...shared, ...onlyB])
     const hc = new Holder().serve(T1, [...shared, ...onlyC])
     let reads = 0
+    // "At once": A stores nothing (storing drops the shared snapshot) until both B and C serve their side, which
+    // they do once A's two sessions have opened, each with the snapshot in hand. Without this gate a loaded machine
+    // could finish one session before the other opens, and that one would rightly read again.
+    let served = 0
+    let bothOpen!: () => void
+    const opened = new Promise<void>((resolve) => {
+      bothOpen = resolve
+    })
     const [a, b, c] = [await cluster.node(), await cluster.node(), await cluster.node()]
     for (const [node, holder] of [
       [a, ha],
@@ -106,8 +114,18 @@ describe('sync sessions and long-lived signals', () => {
               reads++
               return deps.source(topic)
             }
-          : deps.source
-      const sync = createSyncService({ node, ...deps, source, intervalMs: 0, syncOnConnect: false })
+          : (topic: string) => {
+              if (++served === 2) bothOpen()
+              return deps.source(topic)
+            }
+      const onEnvelope: typeof deps.onEnvelope =
+        node === a
+          ? async (...args) => {
+              await opened
+              return deps.onEnvelope(...args)
+            }
+          : deps.onEnvelope
+      const sync = createSyncService({ node, ...deps, source, onEnvelope, intervalMs: 0, syncOnConnect: false })
       await sync.start()
       services.push(sync)
     }
