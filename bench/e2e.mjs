@@ -1,6 +1,6 @@
 // End-to-end benchmark (issue 9, item 4): 10 real sotto users on 127.0.0.1 in one community (dist/app
 // initSotto/openSotto, test-only Argon2id limits so that opening a store takes milliseconds, mDNS off, one
-// bootstrap node), from `send` on one node to "decrypted and stored" on all the others: latency p50/p99 and
+// bootstrap node), from `send` on one node (each in turn) to "decrypted and stored" on all the others: latency p50/p99 and
 // sustained messages/s. Against raw gossipsub on 10 nodes made by dist/node createSottoNode (same
 // configuration, same payload size on the wire, no crypto, no storage). Both sets of nodes are dialled into a
 // full mesh of connections, so the topologies are the same. Runs BENCH_E2E_ROUNDS rounds (3; 1 with --quick),
@@ -27,6 +27,11 @@ const IDLE_CPU = Number(process.env.BENCH_E2E_IDLE_CPU ?? 0.15) // of one core, 
 const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? (QUICK ? 1 : 3))
 const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
 const TEXT_BYTES = 200
+// Every node sends in turn (message n from node n mod N), as in a community where everyone talks: a single sender's
+// place in the gossipsub mesh (how many receivers it reaches directly) differed between the two sides' set-ups.
+const senderOf = (seq) => seq % N
+const WARM_SEQ = 1_000_000 // warm-up messages' numbers (sotto's texts carry 8 digits)
+const RAW_WARM_SEQ = 3_000_000_000 // raw gossipsub's warm-up numbers (u32)
 const PASSPHRASE = 'benchmark passphrase'
 
 /** Absolute high-resolution time, comparable between processes on one machine. */
@@ -260,27 +265,27 @@ async function sottoRun() {
     await fullMesh(users.map((u) => u.node))
     const setupSeconds = (performance.now() - t0) / 1000
 
-    const sender = users[1]
-    const receivers = users.filter((u) => u !== sender)
-    const h = harness(receivers.length)
+    const h = harness(N - 1)
     let wireBytes = 0
-    receivers[0].node.on('message', (m) => {
+    users[0].node.on('message', (m) => {
       if (m.topic.includes('/c/')) wireBytes = Math.max(wireBytes, m.data.length)
     })
-    for (const u of receivers) {
+    for (const u of users) {
       u.subscribe((m) => {
         if (m.conversation === '#bench' && m.from !== 'me' && (m.status === 'received' || m.status === 'read')) h.delivered(seqOf(m.text))
       })
     }
-    // warm-up: every receiver has stored a first message (also forms the gossipsub mesh)
-    const warm = 1_000_000
-    await sender.send('#bench', textOf(warm))
-    await until(async () => {
-      for (const u of receivers) if (!(await u.read('#bench', 5)).some((m) => seqOf(m.text) === warm)) return false
-      return true
-    }, 60_000, 'warm-up message on every receiver')
+    // warm-up: every user's first message stored by every other (also forms the gossipsub mesh)
+    for (const [k, sender] of users.entries()) {
+      const warm = WARM_SEQ + k
+      await sender.send('#bench', textOf(warm))
+      await until(async () => {
+        for (const u of users) if (u !== sender && !(await u.read('#bench', 5)).some((m) => seqOf(m.text) === warm)) return false
+        return true
+      }, 60_000, `warm-up message of u${k} on every other user`)
+    }
 
-    const r = await h.run((seq) => sender.send('#bench', textOf(seq)), 0)
+    const r = await h.run((seq) => users[senderOf(seq)].send('#bench', textOf(seq)), 0)
     return { ...r, setupSeconds: round(setupSeconds, 1), wireBytes, connections: median(users.map((u) => u.node.peers().length)) }
   } finally {
     await Promise.all(users.map((u) => u.stop().catch(() => {})))
@@ -299,10 +304,8 @@ async function rawRun(payloadBytes) {
       nodes.push(node)
     }
     await fullMesh(nodes)
-    const sender = nodes[1]
-    const receivers = nodes.filter((n) => n !== sender)
-    const h = harness(receivers.length)
-    for (const n of receivers) {
+    const h = harness(N - 1)
+    for (const n of nodes) {
       n.on('message', (m) => {
         if (m.topic === topic) h.delivered(new DataView(m.data.buffer, m.data.byteOffset).getUint32(0))
       })
@@ -313,16 +316,19 @@ async function rawRun(payloadBytes) {
       new DataView(b.buffer).setUint32(0, seq)
       return b
     }
-    // warm-up until the mesh delivers to everybody
-    const got = new Set()
-    const off = receivers.map((n, i) => n.on('message', (m) => m.topic === topic && got.add(i)))
-    await until(async () => {
-      await sender.publish(topic, payload(4_000_000_000 - got.size), { waitForPeersMs: 1000 }).catch(() => {})
-      await sleep(100)
-      return got.size === receivers.length
-    }, 60_000, 'raw gossipsub mesh')
-    for (const f of off) f()
-    const r = await h.run((seq) => sender.publish(topic, payload(seq)), 0)
+    // warm-up: from every node until the mesh delivers its message to every other
+    for (const [k, sender] of nodes.entries()) {
+      const got = new Set()
+      const off = nodes.map((n, i) => n.on('message', (m) => m.topic === topic && got.add(i)))
+      let attempt = 0
+      await until(async () => {
+        await sender.publish(topic, payload(RAW_WARM_SEQ + k * 1000 + attempt++), { waitForPeersMs: 1000 }).catch(() => {})
+        await sleep(100)
+        return got.size === N - 1
+      }, 60_000, `raw gossipsub mesh from node ${k}`)
+      for (const f of off) f()
+    }
+    const r = await h.run((seq) => nodes[senderOf(seq)].publish(topic, payload(seq)), 0)
     return { ...r, payloadBytes, connections: median(nodes.map((n) => n.peers().length)) }
   } finally {
     await Promise.all(nodes.map((n) => n.stop().catch(() => {})))
@@ -393,35 +399,35 @@ async function processesRun(kind, payloadBytes) {
     }
     const addrs = await Promise.all(nodes.map((n) => n.call('addresses')))
     for (let i = 0; i < N; i++) for (let j = i + 1; j < N; j++) await nodes[i].call('dial', { address: addrs[j][0] })
-    const sender = nodes[1]
-    const receivers = nodes.filter((n) => n !== sender)
-    const h = harness(receivers.length)
+    const h = harness(N - 1)
     let wireBytes = 0
-    const warm = new Set()
-    const WARM = 1_000_000
-    for (const [i, n] of receivers.entries()) {
+    // warm-up messages (numbers from WARM_SEQ on: sender k's are WARM_SEQ + 1000 k + attempt): who stored one of whose
+    const warm = nodes.map(() => new Set())
+    for (const [i, n] of nodes.entries()) {
       n.on((m) => {
         if (m.ev === 'wire') wireBytes = Math.max(wireBytes, m.bytes)
         if (m.ev === 'stored') {
-          if (m.seq >= WARM) warm.add(i)
+          if (m.seq >= WARM_SEQ) warm[Math.floor((m.seq - WARM_SEQ) / 1000)]?.add(i)
           else h.delivered(m.seq, m.at)
         }
       })
     }
     if (kind === 'raw') for (const n of nodes) await n.call('payload', { bytes: payloadBytes })
-    let w = WARM
-    await until(
-      async () => {
-        await sender.call('send', { seq: w++ }).catch(() => {})
-        await sleep(kind === 'raw' ? 100 : 500)
-        return warm.size === receivers.length
-      },
-      60_000,
-      'warm-up message on every receiver'
-    )
+    for (const [k, sender] of nodes.entries()) {
+      let attempt = 0
+      await until(
+        async () => {
+          await sender.call('send', { seq: WARM_SEQ + k * 1000 + attempt++ }).catch(() => {})
+          await sleep(kind === 'raw' ? 100 : 500)
+          return warm[k].size === N - 1
+        },
+        60_000,
+        `warm-up message of node ${k} on every other`
+      )
+    }
     // CPU time of the node processes (not this driver's): the sum of every child's process.cpuUsage
     const cpuNow = async () => (await Promise.all(nodes.map((n) => n.call('cpu')))).reduce((a, b) => a + b, 0)
-    const r = await h.run((seq) => sender.call('send', { seq }), 0, cpuNow)
+    const r = await h.run((seq) => nodes[senderOf(seq)].call('send', { seq }), 0, cpuNow)
     const peers = await Promise.all(nodes.map((n) => n.call('peers')))
     return { ...r, wireBytes, payloadBytes: kind === 'raw' ? payloadBytes : undefined, connections: median(peers) }
   } finally {

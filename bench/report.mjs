@@ -246,13 +246,16 @@ seal + open here.`,
 ${e.nodes} sotto users in one process on 127.0.0.1 (dist/app initSotto/openSotto with the test-only Argon2id
 limits, mDNS off, one bootstrap node, default timings), in one community, dialled into a full mesh of
 connections; after a settling pause (at least 5 s, then until the nodes use under 0.15 of a core for two
-seconds: start-up reconciliation with every new peer, DHT announcements), one member sends
-${e.textBytes}-character texts. Latency runs from \`send\` to the moment each other
+seconds: start-up reconciliation with every new peer, DHT announcements), the members send
+${e.textBytes}-character texts in turn (message n from member n mod ${e.nodes}, each after one warm-up message per member;
+runs before 2026-11-26 11:10 UTC had one member send them all, whose place in the gossipsub mesh differed between
+the two sides' set-ups: raw gossipsub's sender had all 9 others in its mesh in 3 of 3 checks, sotto's 7 or 8, so more
+of sotto's receivers were two hops away). Latency runs from \`send\` to the moment each other
 member's app reports the message decrypted and stored (its subscribe listener). The raw gossipsub floor:
 ${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh, payloads of
 ${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's message event; no
 crypto, no storage. Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
-everywhere; the sender starts each send without waiting for the one before to return, on both sides (gossipsub's
+everywhere; each send starts without waiting for the one before to return, on both sides (gossipsub's
 publish returns at once; sotto's send returns once the text is stored, and texts sent meanwhile are sealed and
 stored in one batch).
 
