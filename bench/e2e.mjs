@@ -21,6 +21,11 @@ import { machine, median, percentile, QUICK, readResult, round, writeResult } fr
 const N = Number(process.env.BENCH_E2E_NODES ?? 10)
 const LATENCY_MESSAGES = Number(process.env.BENCH_E2E_LATENCY ?? (QUICK ? 20 : 200))
 const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 100 : 1000))
+// Messages sent one at a time, as in the latency phase, and not measured, once the nodes are idle: without them
+// the latency phase ran largely in V8's unoptimised tiers on both sides (a perf profile of the one-process-per-node
+// run showed TurboFan compiling, baseline code and inline-cache misses through it), as no long-running node does.
+const WARMUP_MESSAGES = Number(process.env.BENCH_E2E_WARMUP ?? (QUICK ? 10 : 200))
+const WARMUP_FROM = 500_000 // warm-up messages' numbers (below the per-process runs' start-up numbers)
 const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
 const SETTLE_MAX_MS = Number(process.env.BENCH_E2E_SETTLE_MAX_MS ?? 60_000)
 const IDLE_CPU = Number(process.env.BENCH_E2E_IDLE_CPU ?? 0.15) // of one core, all node processes together
@@ -134,6 +139,13 @@ function harness(receivers) {
       const settledMs = Math.round(SETTLE_MS + performance.now() - settleStart)
       // the machine's other work (this benchmark runs on shared machines), as it stood when measuring began
       const loadAverage1m = Number(loadavg()[0].toFixed(2))
+      for (let i = 0; i < WARMUP_MESSAGES; i++) {
+        const seq = seqBase + WARMUP_FROM + i
+        pending.set(seq, { t0: now(), left: receivers, each: [] })
+        await send(seq)
+        await waitFor(() => !pending.has(seq))
+      }
+      done.length = 0
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
       // latency: one message at a time

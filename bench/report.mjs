@@ -247,7 +247,8 @@ ${e.nodes} sotto users in one process on 127.0.0.1 (dist/app initSotto/openSotto
 limits, mDNS off, one bootstrap node, default timings), in one community, dialled into a full mesh of
 connections; after a settling pause (at least 5 s, then until the nodes use under 0.15 of a core for two
 seconds: start-up reconciliation with every new peer, DHT announcements), the members send
-${e.textBytes}-character texts in turn (message n from member n mod ${e.nodes}, each after one warm-up message per member;
+${e.textBytes}-character texts in turn (message n from member n mod ${e.nodes}, after one warm-up message per member and then
+200 more, one at a time and not measured, so that both sides run warm, as long-running nodes do;
 runs before 2026-11-26 11:10 UTC had one member send them all, whose place in the gossipsub mesh differed between
 the two sides' set-ups: raw gossipsub's sender had all 9 others in its mesh in 3 of 3 checks, sotto's 7 or 8, so more
 of sotto's receivers were two hops away). Latency runs from \`send\` to the moment each other
