@@ -364,9 +364,11 @@ per message against 42 for raw gossipsub, for the same bytes, and each read pays
 costs (in @chainsafe/libp2p-noise 17, every read also ends in a thrown and caught RangeError: its \`uint16BEDecode\`
 checks \`.length\`, which a Uint8ArrayList does not have; about 4 % of every node's CPU, on both sides). Runs of five
 rounds of this row on the code of 2026-11-26's sixth session gave 1.37x (09:50 UTC, a run not kept in bench/results),
-1.80x (10:00), 1.36x (10:35) and 1.51x (11:08, the first with every member sending in turn; the one shown above);
-single rounds ranged from 1.0x to 2.3x, and raw gossipsub's own p50 from 9.5 to 19.7 ms (each round forms a new
-gossipsub mesh). The same runs gave 1.44x, 1.62x and 1.57x with one process per node. Meeting 1.5x reliably here
+1.80x (10:00), 1.36x (10:35), 1.51x (11:08, the first with every member sending in turn) and 1.56x (11:34, the first
+with 200 warm-up messages; the one shown above); single rounds ranged from 1.0x to 2.3x, and raw gossipsub's own p50
+from 9.5 to 19.7 ms (each round forms a new gossipsub mesh). The same runs gave 1.44x, 1.62x, 1.57x and 1.66x with one
+process per node. The warm-up made both sides faster (one process per node: sotto 35.5 -> 26.1 ms, raw gossipsub
+22.7 -> 15.7 ms) and raw gossipsub more so. Meeting 1.5x reliably here
 would need sotto's per-receiver work cut by about a third, or a store whose writes complete without a turn of the
 event loop. With one process per node the receivers work in parallel, and that table's p50 is the one that reflects
 a real deployment; there both sides saturate the 2 cores (per-thread CPU from /proc over the sustained phase:
