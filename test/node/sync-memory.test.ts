@@ -93,9 +93,10 @@ describe('sync sessions and long-lived signals', () => {
     const hb = new Holder().serve(T1, [...shared, ...onlyB])
     const hc = new Holder().serve(T1, [...shared, ...onlyC])
     let reads = 0
-    // "At once": A stores nothing (storing drops the shared snapshot) until both B and C serve their side, which
-    // they do once A's two sessions have opened, each with the snapshot in hand. Without this gate a loaded machine
-    // could finish one session before the other opens, and that one would rightly read again.
+    // "At once": B and C answer nothing until both have been opened by A, and A takes its snapshot before it opens
+    // a session. So neither of A's sessions can get through reconciliation (and release the shared snapshot) before
+    // the other holds it. Without this gate a loaded machine could finish one session before the other opened, and
+    // that one would rightly read again.
     let served = 0
     let bothOpen!: () => void
     const opened = new Promise<void>((resolve) => {
@@ -114,18 +115,12 @@ describe('sync sessions and long-lived signals', () => {
               reads++
               return deps.source(topic)
             }
-          : (topic: string) => {
+          : async (topic: string) => {
               if (++served === 2) bothOpen()
+              await opened
               return deps.source(topic)
             }
-      const onEnvelope: typeof deps.onEnvelope =
-        node === a
-          ? async (...args) => {
-              await opened
-              return deps.onEnvelope(...args)
-            }
-          : deps.onEnvelope
-      const sync = createSyncService({ node, ...deps, source, onEnvelope, intervalMs: 0, syncOnConnect: false })
+      const sync = createSyncService({ node, ...deps, source, intervalMs: 0, syncOnConnect: false })
       await sync.start()
       services.push(sync)
     }
