@@ -958,9 +958,8 @@ export class Sotto implements SottoApp {
       }
     }
     if (sealed.length === 0) return
-    // Published as soon as the batch is handed to LevelDB, not once it has landed: a write's completion waits
-    // for a turn of the event loop, which a busy node may take milliseconds to give (§8.5). Nothing depends
-    // on it: the batch is not synced anyway, and no later session resumes these chains.
+    // Published as soon as the batch is written, before the commit completes (§8.5): nothing depends on its
+    // completion, as the batch is not synced anyway and no later session resumes these chains.
     let published = false
     const publish = (): void => {
       published = true

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { Argon2idParams, DatabaseKey } from '../crypto/atrest.js'
 import { StoreError, StoreLockedError, StoreNotFoundError } from './errors.js'
+import { type JournalledDb, JournalledLevel } from './journal.js'
 import { type BinaryLevel, type OpenMode, SealedStore } from './sealed-store.js'
 import type { StoreOptions } from './types.js'
 
@@ -51,9 +52,17 @@ export class LevelStore extends SealedStore {
       if (isLockError(err)) throw new StoreLockedError(dir, { cause: err })
       throw new StoreError(`could not open the database in ${dir}: ${(err as Error).cause ?? (err as Error).message}`, { cause: err })
     }
+    // Writes go through the journal (PROTOCOL.md §10.8), which first replays what a process that did not close left.
+    let journal: JournalledLevel
+    try {
+      journal = await JournalledLevel.open(db as unknown as JournalledDb, dir, { flushMs: opts.journalFlushMs })
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw err
+    }
     const make = (d: BinaryLevel, location: string, key: DatabaseKey, version: number, argon2: Argon2idParams) =>
       new LevelStore(d, location, key, version, argon2)
-    return SealedStore.openOn(make, db as unknown as BinaryLevel, dir, passphrase, mode, opts)
+    return SealedStore.openOn(make, journal as unknown as BinaryLevel, dir, passphrase, mode, opts)
   }
 }
 

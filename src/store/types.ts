@@ -193,7 +193,7 @@ export interface VerifyReport {
 
 /** Options of StoreBatch.commit. */
 export interface CommitOptions {
-  /** Called when the LevelDB batch has been handed over, before it completes (see StoreBatch.commit). */
+  /** Called when the batch has been written (journalled) or handed to LevelDB, before the commit completes (see StoreBatch.commit). */
   onWrite?: () => void
 }
 
@@ -258,8 +258,8 @@ export interface StoreBatch {
    * and how many envelopes were new. A batch commits once.
    *
    * `options.onWrite` is called once, synchronously, when every record is resolved and sealed and the
-   * LevelDB batch has been handed over (with nothing to write, then), before it completes; not at all if the
-   * commit fails before that.
+   * batch has been written to the journal (PROTOCOL.md §10.8) or handed to LevelDB (with nothing to write, then),
+   * before the commit completes; not at all if the commit fails before that.
    * For work that may start before the write is known to have landed (a community send publishes then:
    * PROTOCOL.md §8.5). If it throws, the error is the commit's, once the write has completed.
    */
@@ -384,6 +384,8 @@ export interface StoreOptions {
   migrations?: Migration[]
   /** TEST ONLY: pretend the code's schema version is this (to exercise migrations). */
   targetSchemaVersion?: number
+  /** How long after a journalled batch LevelDB gets it (PROTOCOL.md §10.8); default JOURNAL_FLUSH_MS (100 ms). */
+  journalFlushMs?: number
 }
 
 /** A step that upgrades a database from schema version `from` to `from + 1`. */

@@ -21,7 +21,7 @@ describe('LevelDB memory of a store', () => {
     // Argon2id: TEST_ARGON2 (a test-only setting).
     const store = await openLevelStore(dir, 'memory bound', { create: true, argon2: TEST_ARGON2 })
     const usage = (): number =>
-      Number((store.db as unknown as { getProperty(name: string): string }).getProperty('leveldb.approximate-memory-usage'))
+      Number((store.db as unknown as { level: { getProperty(name: string): string } }).level.getProperty('leveldb.approximate-memory-usage'))
     const bound = LEVEL_STORE_MEMORY.cacheSize + 2 * LEVEL_STORE_MEMORY.writeBufferSize
     const topic = new Uint8Array(32).fill(7)
     let peak = 0
