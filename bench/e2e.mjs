@@ -24,7 +24,10 @@ const THROUGHPUT_MESSAGES = Number(process.env.BENCH_E2E_THROUGHPUT ?? (QUICK ? 
 // Messages sent one at a time, as in the latency phase, and not measured, once the nodes are idle: without them
 // the latency phase ran largely in V8's unoptimised tiers on both sides (a perf profile of the one-process-per-node
 // run showed TurboFan compiling, baseline code and inline-cache misses through it), as no long-running node does.
-const WARMUP_MESSAGES = Number(process.env.BENCH_E2E_WARMUP ?? (QUICK ? 10 : 200))
+// After 200 of them, TurboFan still took 20 % of sotto's CPU in the latency phase (17 % of raw gossipsub's): each
+// node runs sotto's per-message code once per message, not dozens of times like the network stack's; after 1000,
+// 7 % (3 %).
+const WARMUP_MESSAGES = Number(process.env.BENCH_E2E_WARMUP ?? (QUICK ? 10 : 1000))
 const WARMUP_FROM = 500_000 // warm-up messages' numbers (below the per-process runs' start-up numbers)
 const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
 const SETTLE_MAX_MS = Number(process.env.BENCH_E2E_SETTLE_MAX_MS ?? 60_000)
