@@ -23,7 +23,9 @@ export const JOURNAL_DIRECTORY = 'journal'
 export const JOURNAL_FLUSH_MS = 100
 /** Batches in memory not yet written to LevelDB: past this many bytes of keys and values, written at once. */
 export const JOURNAL_FLUSH_BYTES = 1 << 20
-/** A journal file longer than this is not read (one is deleted after every flush, so it holds ~1 MiB). */
+/** A journal file is closed, and the next begun, once it holds this many bytes (it is deleted once LevelDB has it). */
+export const JOURNAL_ROTATE_BYTES = 4 * 1024 * 1024
+/** A journal file longer than this is not read (one holds JOURNAL_ROTATE_BYTES and one batch at most). */
 export const MAX_JOURNAL_FILE_BYTES = 256 * 1024 * 1024
 const CHECK_BYTES = 16
 const PUT = 1
@@ -355,9 +357,10 @@ export class JournalledLevel {
     clearTimeout(this.#timer)
     this.#timer = undefined
     const ops = this.#pending
-    // the files up to here are covered by this write and the ones before it; later records go to a new file
-    this.#closeFile()
-    const upTo = this.#live.at(-1) ?? -1
+    // a file is deleted once LevelDB has all of it: the closed ones, here, once this write and those before it
+    // completed; the open one goes on (creating and deleting a file per write cost more than the write)
+    if (this.#offset >= JOURNAL_ROTATE_BYTES) this.#closeFile()
+    const upTo = this.#fd === undefined ? (this.#live.at(-1) ?? -1) : this.#gen - 1
     this.#pending = new Map()
     this.#pendingBytes = 0
     if (ops.size > 0) this.#inFlight.push(ops)

@@ -116,7 +116,8 @@ describe('the journal in front of LevelDB', () => {
     expect(written).toEqual([4])
     expect(str(level.getSync(text('c')))).toBe('3')
     expect(level.getSync(text('a'))).toBeUndefined()
-    expect(await journalFiles(dir)).toEqual([])
+    // the file goes on taking records until it is full
+    expect(await journalFiles(dir)).toEqual(['000000000001.jnl'])
     await journal.batch([put('e', '5')])
     await journal.close()
     expect(await journalFiles(dir)).toEqual([])
@@ -124,6 +125,21 @@ describe('the journal in front of LevelDB', () => {
     expect(again.journal.recovered).toEqual({ batches: 0, droppedBytes: 0 })
     expect(str(again.journal.getSync(text('e')))).toBe('5')
     await again.journal.close()
+  })
+
+  it('begins a new file once one holds 4 MiB, and deletes a full one once LevelDB has it', async () => {
+    const dir = await tempDir()
+    const { journal } = await openJournalled(dir)
+    const value = new Uint8Array(64 * 1024).fill(7)
+    // 66 batches of 64 KiB: the first file is full after 64 of them
+    for (let i = 0; i < 66; i++) await journal.batch([{ type: 'put', key: text(`k${i}`), value }])
+    const it = journal.keys({})
+    expect((await it.nextv(100)).length).toBe(66)
+    await it.close()
+    // a write that found the first file full closed it; once LevelDB had it, it was deleted
+    expect(await journalFiles(dir)).toEqual(['000000000002.jnl'])
+    await journal.close()
+    expect(await journalFiles(dir)).toEqual([])
   })
 
   it('writes a synced batch to LevelDB with sync, after and together with the unsynced batches before it', async () => {
@@ -166,8 +182,8 @@ describe('the journal in front of LevelDB', () => {
       expect((await reopened.listMessages('c')).map((m) => m.text)).toEqual(['kept'])
       expect(await reopened.getChainState('c', 'recv:0')).toEqual(bytes(1, 2, 3))
       expect(reopened.uncleanShutdown).toBe(true)
-      // replayed into LevelDB and deleted
-      expect(await journalFiles(dir)).toEqual([])
+      // replayed into LevelDB and deleted (the store's new records go to a new file)
+      expect(await journalFiles(dir)).not.toContain(file)
     } finally {
       await reopened.close()
     }
