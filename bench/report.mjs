@@ -351,31 +351,37 @@ handed to the store (gossipsub's \`asyncValidation\`), so that a receiver's writ
 forwards: the receivers two hops from the sender got the message later (the last at 13.5 ms instead of 11.0 ms, with
 100 ms pauses) and the last store landed later, not sooner.
 
-What remains: the p50 of one message at a time with all ${e.nodes} nodes in one process. It measures the main thread's
-work per message, not waiting: in the timelines, with a 100 ms pause after each message (\`BENCH_E2E_PAUSE_MS\`), the
-event loop was busy 100 % of the time from \`send\` to "stored on all others" (\`performance.eventLoopUtilization\`).
-With pauses, the last receiver had the message 11.0 ms after \`send\` against 7.3 ms for raw gossipsub (each sotto
-receiver adds about 0.45 ms of one shared thread: the Ed25519 verification, XChaCha20 and BLAKE2b, about six records
-sealed at rest, LevelDB's synchronous part of a batch, about 50 µs, and the app), and its store write completed 5 ms
-later still: its completion waits behind the copies of the message that the other nodes forwarded meanwhile
-(gossipsub's duplicates, which raw gossipsub's "delivered" does not wait for). Back to back, without pauses, the
-same waiting shows as less overlap between one message's copies and the next's: sockets were read about 92 times
-per message against 42 for raw gossipsub, for the same bytes, and each read pays noise's, yamux's and tcp's fixed
-costs (in @chainsafe/libp2p-noise 17, every read also ends in a thrown and caught RangeError: its \`uint16BEDecode\`
-checks \`.length\`, which a Uint8ArrayList does not have; about 4 % of every node's CPU, on both sides). Runs of five
-rounds of this row on the code of 2026-11-26's sixth session gave 1.37x (09:50 UTC, a run not kept in bench/results),
-1.80x (10:00), 1.36x (10:35), 1.51x (11:08, the first with every member sending in turn) and 1.56x (11:34, the first
-with 200 warm-up messages; the one shown above); single rounds ranged from 1.0x to 2.3x, and raw gossipsub's own p50
-from 9.5 to 19.7 ms (each round forms a new gossipsub mesh). The same runs gave 1.44x, 1.62x, 1.57x and 1.66x with one
-process per node. The warm-up made both sides faster (one process per node: sotto 35.5 -> 26.1 ms, raw gossipsub
-22.7 -> 15.7 ms) and raw gossipsub more so. Meeting 1.5x reliably here
-would need sotto's per-receiver work cut by about a third, or a store whose writes complete without a turn of the
-event loop. With one process per node the receivers work in parallel, and that table's p50 is the one that reflects
-a real deployment; there both sides saturate the 2 cores (per-thread CPU from /proc over the sustained phase:
-sotto 1.96 ms of main thread and 0.64 ms of other threads per delivery, raw gossipsub 1.19 and 0.26 ms), so its
-throughput ratio is the ratio of CPU per message.
-With one process per node the processes compete for the 2 cores and every hop wakes another process: both sides
-cost more per delivery, and the wall-clock ratios there swing the most with the machine's other work.`,
+Sixth pass (2026-11-26, session 7; src/store, bench): the store now writes every batch first to a journal
+(PROTOCOL.md §10.8, src/store/journal.ts): one write(2) on the calling thread, after which the batch is readable and
+the commit completes, as durable as an unsynced LevelDB write (kept through a crash of the process); LevelDB gets
+the journalled batches together at most 100 ms later, and a synced batch with every batch before it. A receiver's
+"stored" no longer waits for a round trip through libuv's thread pool, which in the one-process run waited behind
+the copies of the message the other nodes forwarded (above), and with one process per node cost a wake-up of a pool
+thread and then of the main thread per delivery: one \`fs.write\` per delivery added to raw gossipsub alone (a
+temporary change, single runs) took its per-process p50 from 9.6-13.1 to 11.1-14.8 ms, \`fs.writeSync\` instead
+12.0-12.7 ms. Single runs of sotto with the journal and without it: one process per node 22.0 / 18.6 ms against
+23.2 / 21.0 ms (each receiver's p50 13.4 / 11.5 against 17.3 / 15.2 ms), one process 15.1 / 17.6 against 18.1 /
+18.0 ms. The warm-up is now 1000 messages: perf profiles of the per-process latency phase showed TurboFan compiling
+20 % of sotto's CPU there after 200 warm-up messages (17 % of raw gossipsub's), 7 % (3 %) after 1000; sotto's
+per-message code runs once per message and node, the network stack's dozens of times, so it is optimised later.
+Both sides got faster with it, raw gossipsub more so. The first five-round run with both changes gave 1.85x in one
+process and 1.98x with one process per node (medians of each side); the one shown above, after the journal stopped
+creating a file per LevelDB write (44 ms of that latency phase in a profile), 1.14x and 1.45x, with raw gossipsub's
+own one-process p50 anywhere from 8.3 to 18.5 ms across its rounds.
+
+What remains: both p50 rows swing across the 1.5x bar from run to run (above; five-round runs of session 6 gave 1.36x to
+1.80x and 1.44x to 1.66x), so the bar is not met reliably. In steady state sotto uses more CPU per delivery than raw
+gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
+${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
+follows that CPU on this 2-core machine. It is not more network traffic: counted over a latency phase, raw
+gossipsub's nodes handled 61 copies of each message and sotto's 50 (the same 9 forwards per message). A CPU profile
+of the one-process latency phase (2.5 against 1.5 ms of CPU per delivery) puts about 0.66 ms per delivery in sotto's
+own work: the Ed25519 verification in gossip validation (80 µs), the store's commit (about 230 µs before the journal
+file fix: sealing the records, the two index reads that find a new message and envelope new, the journal write), the
+open (55 µs), the app's receive and emit; and about 0.25 ms more in libp2p's stack and the garbage collector than raw
+gossipsub, for fewer copies. Meeting 1.5x with a margin would need about a third of sotto's per-delivery work cut.
+(In @chainsafe/libp2p-noise 17 every socket read also ends in a thrown and caught RangeError: its \`uint16BEDecode\`
+checks \`.length\`, which a Uint8ArrayList does not have; about 4 % of every node's CPU, on both sides.)`,
       after('End to end')
     )
   }
