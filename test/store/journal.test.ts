@@ -3,7 +3,7 @@
 // it completes; what a process left in the journal is replayed when the store opens, up to a torn record; a write
 // that fails changes nothing readable. Real LevelDB in temporary directories.
 import { writeSync } from 'node:fs'
-import { appendFile, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -186,6 +186,39 @@ describe('the journal in front of LevelDB', () => {
       expect(await journalFiles(dir)).not.toContain(file)
     } finally {
       await reopened.close()
+    }
+  })
+
+  it('holds sealed records only: no text, name or id of what it journals is in its file', async () => {
+    const dir = await tempDir()
+    const store = await openLevelStore(dir, 'journal', { create: true, argon2: TEST_ARGON2, journalFlushMs: 3_600_000 })
+    const canary = 'journal-canary-7f3e9a'
+    try {
+      await store
+        .batch()
+        .putContact({
+          id: 'contact-id-5b1c',
+          name: 'Ottoline Quarrywell',
+          state: 'accepted',
+          identityKey: 'ab'.repeat(32),
+          verified: false,
+          identityChanged: false,
+          identityHistory: [{ identityKey: 'ab'.repeat(32), seenAt: 1 }],
+          createdAt: 1
+        })
+        .putMessage({ id: 'message-id-2d8f', conversation: 'contact-id-5b1c', direction: 'in', sender: 's', text: canary, sentAt: 1, receivedAt: 2, status: 'received' })
+        .commit()
+      const files = await journalFiles(dir)
+      expect(files).toHaveLength(1)
+      const content = await readFile(join(dir, JOURNAL_DIRECTORY, files[0]!))
+      // the batch is there (LevelDB does not have it yet), sealed
+      expect(decodeJournalFile(content).batches.length).toBeGreaterThanOrEqual(1)
+      for (const needle of [canary, 'Ottoline Quarrywell', 'contact-id-5b1c', 'message-id-2d8f']) {
+        const b = Buffer.from(needle)
+        for (const form of [b, Buffer.from(b.toString('hex')), Buffer.from(b.toString('base64'))]) expect(content.includes(form)).toBe(false)
+      }
+    } finally {
+      await store.close()
     }
   })
 
