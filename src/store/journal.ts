@@ -15,6 +15,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { blake2b } from '../crypto/primitives.js'
+import { keyText } from './codec.js'
 import { StoreError } from './errors.js'
 
 /** The journal's sub-directory of the database directory (LevelDB ignores files it did not name). */
@@ -58,13 +59,10 @@ export interface JournalRecovery {
 /** The journal's file operations (node:fs); tests substitute failing ones. */
 export interface JournalFiles {
   writeSync(fd: number, data: Uint8Array, offset: number, length: number, position: number): number
+  unlinkSync(path: string): void
 }
 
 const fileName = (gen: number): string => `${String(gen).padStart(12, '0')}.jnl`
-
-function keyText(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
-}
 
 /**
  * One journal record: u32be body length n, the body, then BLAKE2b-128 (unkeyed) of the length and body. Body:
@@ -190,7 +188,7 @@ export class JournalledLevel {
    * synced batch), deletes them, and starts a new file. StoreError if the journal cannot be read or replayed.
    */
   static async open(db: JournalledDb, location: string, options: { files?: JournalFiles; flushMs?: number } = {}): Promise<JournalledLevel> {
-    const files = options.files ?? { writeSync }
+    const files = options.files ?? { writeSync, unlinkSync }
     const flushMs = options.flushMs ?? JOURNAL_FLUSH_MS
     const dir = join(location, JOURNAL_DIRECTORY)
     try {
@@ -297,9 +295,12 @@ export class JournalledLevel {
     this.#closed = true
     const ok = await flushed
     this.#closeFile()
-    // a failed write leaves the journal for the next opening to replay
-    if (ok) for (const gen of this.#live.splice(0)) unlinkSync(join(this.#dir, fileName(gen)))
-    await this.#db.close()
+    try {
+      // a failed write leaves the journal for the next opening to replay
+      if (ok) while (this.#live.length > 0) this.#unlink(this.#live.shift()!)
+    } finally {
+      await this.#db.close()
+    }
   }
 
   #usable(): void {
@@ -342,6 +343,20 @@ export class JournalledLevel {
     this.#offset += record.length
   }
 
+  /**
+   * Deletes a file LevelDB has all of. One that cannot be deleted fails the store: left behind with later ones
+   * deleted, a replay would put its older values back over theirs.
+   */
+  #unlink(gen: number): void {
+    try {
+      this.#files.unlinkSync(join(this.#dir, fileName(gen)))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      this.#failed = new StoreError(`the store could not delete its journal file ${fileName(gen)}: ${(err as Error).message}`, { cause: err })
+      throw this.#failed
+    }
+  }
+
   #closeFile(): void {
     if (this.#fd === undefined) return
     closeSync(this.#fd)
@@ -374,7 +389,10 @@ export class JournalledLevel {
         throw this.#failed
       }
       // LevelDB has every op of the files this write covered (earlier writes completed first)
-      while (this.#live.length > 0 && this.#live[0]! <= upTo) unlinkSync(join(this.#dir, fileName(this.#live.shift()!)))
+      while (this.#live.length > 0 && this.#live[0]! <= upTo) {
+        this.#unlink(this.#live[0]!)
+        this.#live.shift()
+      }
       this.#inFlight.splice(this.#inFlight.indexOf(ops), 1)
     }
     const done = this.#chain.then(write)

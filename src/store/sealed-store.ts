@@ -27,6 +27,7 @@ import {
   META_DBKEY_KEY,
   META_RUNNING_KEY,
   META_VERSION_KEY,
+  keyText,
   NS,
   namespaceName,
   PlainScratch,
@@ -85,11 +86,6 @@ const DEFAULT_PAGE = 50
 const STATUSES: ReadonlySet<string> = new Set(['queued', 'sent', 'delivered', 'read', 'received', 'failed'])
 
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
-
-/** Bytes as a string, one char per byte: the key of a commit's overlay map, of topic sets and of blind memos. */
-function keyText(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
-}
 
 /** A copy of caller-owned bytes, kept until the commit (allocBytes: no ArrayBuffer of its own). */
 function copyOf(bytes: Uint8Array): Uint8Array {

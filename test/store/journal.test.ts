@@ -2,7 +2,7 @@
 // written to LevelDB later, together with the others; a synced batch is on the disk with every batch before it when
 // it completes; what a process left in the journal is replayed when the store opens, up to a torn record; a write
 // that fails changes nothing readable. Real LevelDB in temporary directories.
-import { writeSync } from 'node:fs'
+import { unlinkSync, writeSync } from 'node:fs'
 import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -242,7 +242,7 @@ describe('the journal in front of LevelDB', () => {
     const dir = await tempDir()
     let fail = false
     const { level, journal } = await openJournalled(dir, {
-      files: { writeSync: (fd, data, offset, length, position) => {
+      files: { unlinkSync, writeSync: (fd, data, offset, length, position) => {
         if (!fail) return writeSync(fd, data, offset, length, position)
         // half a record reaches the file, then the disk is full
         ;writeSync(fd, data, offset, Math.floor(length / 2), position)
@@ -263,6 +263,40 @@ describe('the journal in front of LevelDB', () => {
     expect(str(again.journal.getSync(text('a')))).toBe('1')
     expect(again.journal.getSync(text('b'))).toBeUndefined()
     expect(str(again.journal.getSync(text('c')))).toBe('3')
+    await again.journal.close()
+  })
+
+  it('a journal file that cannot be deleted fails the store, and stays for the next opening to replay', async () => {
+    const dir = await tempDir()
+    let refuse = false
+    const { journal } = await openJournalled(dir, {
+      files: {
+        writeSync,
+        unlinkSync: (path) => {
+          if (refuse) throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' })
+          unlinkSync(path)
+        }
+      }
+    })
+    const value = new Uint8Array(64 * 1024).fill(3)
+    // the 64th batch fills the first file (4 MiB) and starts a LevelDB write (1 MiB waiting), which closes it;
+    // that write completes on a later turn of the event loop, when the file can no longer be deleted
+    for (let i = 0; i < 64; i++) await journal.batch([{ type: 'put', key: text(`k${i}`), value }])
+    refuse = true
+    await journal.batch([{ type: 'put', key: text('k64'), value }])
+    const it = journal.keys({})
+    await expect(it.nextv(10)).rejects.toBeInstanceOf(StoreError)
+    await it.close()
+    await expect(journal.batch([put('after', '1')])).rejects.toBeInstanceOf(StoreError)
+    expect(journal.getSync(text('k64'))).toEqual(value)
+    await journal.close()
+    refuse = false
+    // the second file, written after the first, was not deleted either
+    expect(await journalFiles(dir)).toEqual(['000000000001.jnl', '000000000002.jnl'])
+    const again = await openJournalled(dir)
+    expect(again.journal.recovered).toEqual({ batches: 65, droppedBytes: 0 })
+    expect(new Uint8Array(again.journal.getSync(text('k64'))!)).toEqual(value)
+    expect(again.journal.getSync(text('after'))).toBeUndefined()
     await again.journal.close()
   })
 
