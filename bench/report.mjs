@@ -365,9 +365,10 @@ temporary change, single runs) took its per-process p50 from 9.6-13.1 to 11.1-14
 20 % of sotto's CPU there after 200 warm-up messages (17 % of raw gossipsub's), 7 % (3 %) after 1000; sotto's
 per-message code runs once per message and node, the network stack's dozens of times, so it is optimised later.
 Both sides got faster with it, raw gossipsub more so. The first five-round run with both changes gave 1.85x in one
-process and 1.98x with one process per node (medians of each side); the one shown above, after the journal stopped
-creating a file per LevelDB write (44 ms of that latency phase in a profile), 1.14x and 1.45x, with raw gossipsub's
-own one-process p50 anywhere from 8.3 to 18.5 ms across its rounds.
+process and 1.98x with one process per node (medians of each side); the next ones, after the journal stopped
+creating a file per LevelDB write (44 ms of that latency phase in a profile), 1.14x and 1.45x (with raw gossipsub's
+own one-process p50 anywhere from 8.3 to 18.5 ms across its rounds), 1.27x and 1.20x, and 1.42x and 1.50x (14:09
+UTC, the run shown above).
 
 What remains: both p50 rows swing across the 1.5x bar from run to run (above; five-round runs of session 6 gave 1.36x to
 1.80x and 1.44x to 1.66x), so the bar is not met reliably. In steady state sotto uses more CPU per delivery than raw
