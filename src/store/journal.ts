@@ -219,7 +219,7 @@ export class JournalledLevel {
         torn = file.used < bytes.length
       }
       if (ops.length > 0) await db.batch(ops, SYNC)
-      for (const gen of gens) unlinkSync(join(dir, fileName(gen)))
+      for (const gen of gens) files.unlinkSync(join(dir, fileName(gen)))
       return new JournalledLevel(db, dir, (gens.at(-1) ?? 0) + 1, { batches, droppedBytes }, files, flushMs)
     } catch (err) {
       if (err instanceof StoreError) throw err
