@@ -60,9 +60,14 @@ export function waitForMessage(user: SottoApp, pred: (m: MessageView) => boolean
       if (pred(m)) finish(m)
     })
     const timer = setTimeout(() => finish(undefined, new Error('timed out waiting for a message')), timeoutMs)
-    void user.read(undefined, 10_000).then((all) => {
-      const hit = all.find(pred)
-      if (hit) finish(hit)
-    })
+    // The message may have arrived before the subscription. Once it is found, the read may still be running when the
+    // test stops the user; its StoreClosedError then settles nothing.
+    user.read(undefined, 10_000).then(
+      (all) => {
+        const hit = all.find(pred)
+        if (hit) finish(hit)
+      },
+      (err: Error) => finish(undefined, err)
+    )
   })
 }
