@@ -1,6 +1,7 @@
-// One node of the multi-process end-to-end benchmark (bench/e2e.mjs --processes): a sotto user (dist/app) or
-// a raw gossipsub node (dist/node createSottoNode), driven by its parent over IPC. Reports deliveries with
-// absolute high-resolution times (performance.timeOrigin + performance.now(), one clock for the machine).
+// One node of the multi-process end-to-end benchmark (bench/e2e.mjs --processes), driven by its parent over IPC: a
+// sotto user (dist/app) or a bare node (dist/node createSottoNode, `kind` raw), on which the parent may also run raw
+// gossipsub (command `raw`). Reports deliveries of either side with absolute high-resolution times
+// (performance.timeOrigin + performance.now(), one clock for the machine).
 import '../dist/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,14 +10,11 @@ import { performance } from 'node:perf_hooks'
 import { initSotto, openSotto } from '../dist/app/index.js'
 import { TEST_ARGON2 } from '../dist/crypto/atrest.js'
 import { createSottoNode } from '../dist/node/index.js'
+import { joinRaw, RAW_TOPIC, rawPayload, seqOf, textOf } from './e2e-common.mjs'
 
 const [kind, name, bootstrapArg] = process.argv.slice(2)
 const bootstrap = bootstrapArg ? bootstrapArg.split(',') : []
 const now = () => performance.timeOrigin + performance.now()
-const TOPIC = 'bench-raw-gossipsub'
-const TEXT_BYTES = 200
-const textOf = (seq) => `bench ${String(seq).padStart(8, '0')} `.padEnd(TEXT_BYTES, 'x')
-const seqOf = (text) => (text.startsWith('bench ') ? Number(text.slice(6, 14)) : -1)
 
 let home
 let app
@@ -29,11 +27,11 @@ if (kind === 'sotto') {
   node = app.node
   app.subscribe((m) => {
     if (m.conversation === '#bench' && m.from !== 'me' && (m.status === 'received' || m.status === 'read')) {
-      process.send({ ev: 'stored', seq: seqOf(m.text), at: now() })
+      process.send({ ev: 'stored', side: 'sotto', seq: seqOf(m.text), at: now() })
     }
   })
   // The envelope size on the wire (the parent keeps the largest), reported when it grows: not one IPC message
-  // per delivery, which the raw gossipsub nodes do not pay.
+  // per delivery, which the raw gossipsub side does not pay.
   let wireBytes = 0
   node.on('message', (m) => {
     if (m.topic.includes('/c/') && m.data.length > wireBytes) {
@@ -44,10 +42,6 @@ if (kind === 'sotto') {
 } else {
   node = await createSottoNode({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap })
   await node.start()
-  node.subscribe(TOPIC)
-  node.on('message', (m) => {
-    if (m.topic === TOPIC) process.send({ ev: 'stored', seq: new DataView(m.data.buffer, m.data.byteOffset).getUint32(0), at: now() })
-  })
 }
 
 const handlers = {
@@ -62,20 +56,15 @@ const handlers = {
   invite: () => app.communityInvite('bench'),
   join: ({ invite }) => app.communityJoin(invite),
   members: async () => (await app.communityMembers('bench')).length,
-  has: async ({ seq }) => (await app.read('#bench', 5)).some((m) => seqOf(m.text) === seq),
-  payload: ({ bytes }) => {
-    payloadBytes = bytes
-  },
   send: async ({ seq }) => {
-    if (kind === 'sotto') {
-      await app.send('#bench', textOf(seq))
-    } else {
-      const b = new Uint8Array(payloadBytes)
-      globalThis.crypto.getRandomValues(b.subarray(4, 64))
-      new DataView(b.buffer).setUint32(0, seq)
-      await node.publish(TOPIC, b, { waitForPeersMs: 1000 })
-    }
+    await app.send('#bench', textOf(seq))
   },
+  // raw gossipsub on this node too (joinRaw)
+  raw: ({ bytes }) => {
+    payloadBytes = bytes
+    joinRaw(node, (seq) => process.send({ ev: 'stored', side: 'raw', seq, at: now() }))
+  },
+  publish: ({ seq }) => node.publish(RAW_TOPIC, rawPayload(seq, payloadBytes), { waitForPeersMs: 1000 }),
   stop: async () => {
     if (app) await app.stop()
     else await node.stop()

@@ -1460,6 +1460,8 @@ export class Sotto implements SottoApp {
   readonly #inbound: Array<{ topic: string; data: Uint8Array }> = []
 
   #onGossip(topic: string, data: Uint8Array): void {
+    // A topic sotto has no route for is not its own (#validate ignores those; another validator on the node may not).
+    if (!this.#routes.has(topic)) return
     this.#inbound.push({ topic, data })
     if (this.#inbound.length === 1) void this.#serial(() => this.#drainInbound()).catch((err) => log.error('receive failed: %s', err))
   }

@@ -204,6 +204,8 @@ export interface SottoNode {
   ): Promise<NodeEvents[K]>
   /** Replaces the topic validator (applies to messages received from now on). */
   setTopicValidator(validator: TopicValidator | undefined): void
+  /** The topic validator in force (undefined: every message is accepted), to wrap it. */
+  getTopicValidator(): TopicValidator | undefined
   /** Joins a topic: its messages pass the topic validator and are scored (PROTOCOL.md 14.12, 14.13). */
   subscribe(topic: string): void
   /** Leaves a topic (no-op when the node is stopped). */
@@ -501,6 +503,10 @@ class SottoNodeImpl implements SottoNode {
 
   setTopicValidator(validator: TopicValidator | undefined): void {
     this.topicValidator = validator
+  }
+
+  getTopicValidator(): TopicValidator | undefined {
+    return this.topicValidator
   }
 
   subscribe(topic: string): void {

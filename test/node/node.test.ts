@@ -65,10 +65,13 @@ describe('node API', () => {
     const b = await cluster.node()
     const topic = 'same-bytes'
     const validated: Uint8Array[] = []
-    b.setTopicValidator((_topic, data) => {
+    expect(b.getTopicValidator()).toBeUndefined()
+    const validator = (_topic: string, data: Uint8Array): 'accept' => {
       validated.push(data)
       return 'accept'
-    })
+    }
+    b.setTopicValidator(validator)
+    expect(b.getTopicValidator()).toBe(validator)
     a.subscribe(topic)
     b.subscribe(topic)
     await a.dial(b.addresses()[0]!)
