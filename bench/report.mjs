@@ -18,10 +18,10 @@ const atLeast = (value, bar, unit = 'x') =>
 const atMost = (value, bar, show) => verdict(value <= bar, value <= bar ? `${show(value)} <= ${show(bar)}` : `${show(value)} > ${show(bar)}, ${(value / bar).toFixed(2)}x the limit`)
 
 /** The ratios of each round (bench/e2e.mjs perRound), as one sentence; empty for results without rounds. */
-const roundsLine = (rounds, perRound) =>
+const roundsLine = (rounds, perRound, paired) =>
   perRound === undefined || perRound.length < 2
     ? ''
-    : `\nEach number is the median of ${rounds} rounds (sotto, then raw gossipsub, in each round). The ratios of each round: p50 ${perRound
+    : `\nEach number is the median of ${rounds} rounds (${paired ? 'each on new nodes, both sides on the same ones' : 'sotto, then raw gossipsub, in each round'}). The ratios of each round: p50 ${perRound
         .map((r) => `${r.p50}x`)
         .join(', ')}; sustained messages/s ${perRound.map((r) => `${r.messagesPerSecond}x`).join(', ')}; CPU per delivery ${perRound
         .map((r) => `${r.cpuPerDelivery}x`)
@@ -37,9 +37,13 @@ const round1 = (x) => Math.round(x * 10) / 10
 const cpuRow = (sotto, raw) =>
   sotto.throughput.cpuUsPerDelivery === undefined || raw.throughput.cpuUsPerDelivery === undefined
     ? ''
-    : `\n| CPU time per delivered message (sustained phase; one-at-a-time phase) | ${fmt(sotto.throughput.cpuUsPerDelivery)} µs; ${fmt(sotto.latency.cpuUsPerDelivery)} µs | ${fmt(raw.throughput.cpuUsPerDelivery)} µs; ${fmt(raw.latency.cpuUsPerDelivery)} µs | ${ratio(sotto.throughput.cpuUsPerDelivery, raw.throughput.cpuUsPerDelivery)}; ${ratio(sotto.latency.cpuUsPerDelivery, raw.latency.cpuUsPerDelivery)} |${
-        sotto.loadAverage1m === undefined ? '' : `\n| 1-minute load average of the machine when measuring began (2 cores, shared) | ${sotto.loadAverage1m} | ${raw.loadAverage1m} | |`
-      }`
+    : sotto.latency.cpuShared
+      ? `\n| CPU time per delivered message, sustained phase | ${fmt(sotto.throughput.cpuUsPerDelivery)} µs | ${fmt(raw.throughput.cpuUsPerDelivery)} µs | ${ratio(sotto.throughput.cpuUsPerDelivery, raw.throughput.cpuUsPerDelivery)} |
+| CPU time per delivered message, one-at-a-time phase (the sides take turns there, so the two together) | ${fmt(sotto.latency.cpuUsPerDelivery)} µs | | |${loadRow(sotto, raw)}`
+      : `\n| CPU time per delivered message (sustained phase; one-at-a-time phase) | ${fmt(sotto.throughput.cpuUsPerDelivery)} µs; ${fmt(sotto.latency.cpuUsPerDelivery)} µs | ${fmt(raw.throughput.cpuUsPerDelivery)} µs; ${fmt(raw.latency.cpuUsPerDelivery)} µs | ${ratio(sotto.throughput.cpuUsPerDelivery, raw.throughput.cpuUsPerDelivery)}; ${ratio(sotto.latency.cpuUsPerDelivery, raw.latency.cpuUsPerDelivery)} |${loadRow(sotto, raw)}`
+/** The row of the load average when measuring began, when the result has it. */
+const loadRow = (sotto, raw) =>
+  sotto.loadAverage1m === undefined ? '' : `\n| 1-minute load average of the machine when measuring began (2 cores, shared) | ${sotto.loadAverage1m} | ${raw.loadAverage1m} | |`
 
 export function report() {
   const c = readResult('crypto')
@@ -248,14 +252,25 @@ limits, mDNS off, one bootstrap node, default timings), in one community, dialle
 connections; after a settling pause (at least 5 s, then until the nodes use under 0.15 of a core for two
 seconds: start-up reconciliation with every new peer, DHT announcements), the members send
 ${e.textBytes}-character texts in turn (message n from member n mod ${e.nodes}, after one warm-up message per member and then
-200 more, one at a time and not measured, so that both sides run warm, as long-running nodes do;
+${e.paired ? 1000 : 200} more, one at a time and not measured, so that both sides run warm, as long-running nodes do;
 runs before 2026-11-26 11:10 UTC had one member send them all, whose place in the gossipsub mesh differed between
 the two sides' set-ups: raw gossipsub's sender had all 9 others in its mesh in 3 of 3 checks, sotto's 7 or 8, so more
 of sotto's receivers were two hops away). Latency runs from \`send\` to the moment each other
-member's app reports the message decrypted and stored (its subscribe listener). The raw gossipsub floor:
-${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh, payloads of
-${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's message event; no
-crypto, no storage. Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
+member's app reports the message decrypted and stored (its subscribe listener). The raw gossipsub floor: ${
+        e.paired
+          ? `the same
+${e.nodes} nodes, on a topic of its own (its messages pass sotto's topic validator untouched, and sotto's message listener
+drops them at once, having no route for them)`
+          : `${e.nodes} nodes from dist/node createSottoNode (same gossipsub configuration), the same full mesh`
+      }, payloads of ${e.raw.payloadBytes} bytes (the size of sotto's envelope on the wire), delivery = the node's
+message event; no crypto, no storage.${
+        e.paired
+          ? ` The two sides take turns message by message through the warm-up and the one-at-a-time phase, so that the
+machine's other work, which moves both sides' times by tens of percent within a minute here, hits both alike
+(until session 8 each side ran on nodes of its own, one after the other); each side's sustained phase runs alone,
+once the nodes are idle again, sotto's first in odd rounds and raw gossipsub's first in even ones.`
+          : ''
+      } Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
 everywhere; each send starts without waiting for the one before to return, on both sides (gossipsub's
 publish returns at once; sotto's send returns once the text is stored, and texts sent meanwhile are sealed and
 stored in one batch).
@@ -269,7 +284,7 @@ stored in one batch).
 | latency under that load, p50 / p99 | ${e.sotto.throughput.underLoadAllOthersP50Ms} / ${e.sotto.throughput.underLoadAllOthersP99Ms} ms | ${e.raw.throughput.underLoadAllOthersP50Ms} / ${e.raw.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sotto, e.raw)}
 | connections per node (median) | ${e.sotto.connections} | ${e.raw.connections} | |${e.sotto.eventLoopDelay ? `\n| event-loop delay of the process during the runs, p50 / p99 / max | ${e.sotto.eventLoopDelay.p50Ms} / ${e.sotto.eventLoopDelay.p99Ms} / ${e.sotto.eventLoopDelay.maxMs} ms | ${e.raw.eventLoopDelay.p50Ms} / ${e.raw.eventLoopDelay.p99Ms} / ${e.raw.eventLoopDelay.maxMs} ms | |` : ''}
 | set-up of the ${e.nodes} users and the community | ${e.sotto.setupSeconds} s | | |
-${roundsLine(e.rounds, e.perRound)}${
+${roundsLine(e.rounds, e.perRound, e.paired)}${
   e.sottoProcesses === undefined
     ? ''
     : `
@@ -284,7 +299,7 @@ wakes another process)${e.processesMeasuredAt !== e.machine.date ? `; measured $
 | p50 / p99 per receiver | ${e.sottoProcesses.latency.eachReceiverP50Ms} / ${e.sottoProcesses.latency.eachReceiverP99Ms} ms | ${e.rawProcesses.latency.eachReceiverP50Ms} / ${e.rawProcesses.latency.eachReceiverP99Ms} ms | |
 | sustained messages/s | ${fmt(e.sottoProcesses.throughput.messagesPerSecond)} | ${fmt(e.rawProcesses.throughput.messagesPerSecond)} | ${ratio(e.sottoProcesses.throughput.messagesPerSecond, e.rawProcesses.throughput.messagesPerSecond)} |
 | latency under that load, p50 / p99 | ${e.sottoProcesses.throughput.underLoadAllOthersP50Ms} / ${e.sottoProcesses.throughput.underLoadAllOthersP99Ms} ms | ${e.rawProcesses.throughput.underLoadAllOthersP50Ms} / ${e.rawProcesses.throughput.underLoadAllOthersP99Ms} ms | |${cpuRow(e.sottoProcesses, e.rawProcesses)}
-${roundsLine(e.rounds, e.perRoundProcesses)}`
+${roundsLine(e.rounds, e.perRoundProcesses, e.paired)}`
 }
 Where the time goes (one process). All ${e.nodes} users share one Node event loop, so this mode measures CPU per
 delivery more than the network, and on a machine shared with other work the wall-clock rows move from run to run
@@ -370,17 +385,40 @@ creating a file per LevelDB write (44 ms of that latency phase in a profile), 1.
 own one-process p50 anywhere from 8.3 to 18.5 ms across its rounds), 1.27x and 1.20x, and 1.42x and 1.50x (14:09
 UTC, the run shown above).
 
-What remains: both p50 rows swing across the 1.5x bar from run to run (above; five-round runs of session 6 gave 1.36x to
-1.80x and 1.44x to 1.66x), so the bar is not met reliably. In steady state sotto uses more CPU per delivery than raw
+Seventh pass (2026-11-26, session 8; bench, src/app, src/node): the two sides now run on the same nodes and take
+turns message by message (above). Before, each ran on nodes of its own, one side after the other; raw gossipsub's own
+one-process p50 moved from 8.3 to 18.5 ms across the rounds of one run, single rounds' ratios spread from 0.87x to
+2.33x, and five-round runs of the same code gave 1.14x to 1.85x in one process and 1.20x to 1.98x with one process per
+node. Two single paired rounds of each mode before this run gave 1.39x and 1.32x in one process, 1.44x and 1.43x with
+one process per node. For this, sotto's message listener drops gossip on a topic sotto has no route for before its
+receive queue (sotto's own validator never lets such gossip through; the benchmark's raw topic passes a wrapper
+around it, through the new \`SottoNode.getTopicValidator\`), so raw gossipsub's deliveries on sotto's nodes cost sotto
+no queued step. Traced with one process per node (a preload timing gossipsub's \`publish\` and sotto's topic validator
+in each node, 300 warm-up messages, latency phase): from the parent's command to gossipsub's \`publish\` takes 0.8 ms
+at the median for a sotto send (seal, sign, the batch with the previous message's outcome, the journal write) and
+0.1 ms for raw gossipsub; a receiver's validation takes 0.12 ms (the Ed25519 verification), and from there to "stored"
+0.7 ms (p90 4-7 ms, with ten processes sharing two cores). Part of that 0.7 ms is gossipsub's forwarding: it hands a
+valid message to its listeners and then forwards it to the mesh, all in one call, so raw gossipsub's delivery (its
+listener) comes before the node's forwarding work and sotto's "stored", which runs after the call returns, after it.
+Storing before forwarding would delay every two-hop receiver by the store's work (session 6 measured the last store
+landing later that way).
+
+What remains: ${
+        e.paired
+          ? `the per-process p50 is the row with the thinnest margin (per round: ${(e.perRoundProcesses ?? []).map((r) => `${r.p50}x`).join(', ')}); `
+          : ''
+      }in steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
 follows that CPU on this 2-core machine. It is not more network traffic: counted over a latency phase, raw
 gossipsub's nodes handled 61 copies of each message and sotto's 50 (the same 9 forwards per message). A CPU profile
-of the one-process latency phase (2.5 against 1.5 ms of CPU per delivery) puts about 0.66 ms per delivery in sotto's
-own work: the Ed25519 verification in gossip validation (80 µs), the store's commit (about 230 µs before the journal
-file fix: sealing the records, the two index reads that find a new message and envelope new, the journal write), the
-open (55 µs), the app's receive and emit; and about 0.25 ms more in libp2p's stack and the garbage collector than raw
-gossipsub, for fewer copies. Meeting 1.5x with a margin would need about a third of sotto's per-delivery work cut.
+of the one-process latency phase (session 8, the sides on nodes of their own: 3,787 against 2,618 ms of main-thread
+CPU for 200 messages) puts about 0.46 ms per delivery in sotto's own code: the Ed25519 verification in gossip
+validation (65 µs), the store's commit (160 µs: two LevelDB reads that find the envelope and the message new, 9 µs
+each in that run against 1-3 µs alone, sealing about six records, JSON, the journal write), LevelDB taking the
+journalled batches (about 20 µs per delivery, the conversion of each batch in classic-level on the main thread), the
+open, the app's receive and emit; and about 0.2 ms more in libp2p's stack, the microtask queue and the garbage
+collector than raw gossipsub, for fewer copies. No single item is large enough to change a ratio by itself.
 (In @chainsafe/libp2p-noise 17 every socket read also ends in a thrown and caught RangeError: its \`uint16BEDecode\`
 checks \`.length\`, which a Uint8ArrayList does not have; about 4 % of every node's CPU, on both sides.)`,
       after('End to end')
