@@ -247,12 +247,13 @@ export class Sotto implements SottoApp {
   /** Committed receiver chain states by `${communityId}:recv:${epoch}`; only #receiveCommunity writes them. */
   readonly #receiverCache = new Map<string, CommunityReceiverState>()
   /**
-   * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote. Only these are resumed;
-   * any other starts anew (PROTOCOL.md §8.5): a state stored by an earlier session may be behind what it published
-   * (a crash or power cut lost its last write, or an older copy of the data directory was put back). A chain whose
-   * batch failed after its envelopes were published leaves the set (#sendTogether).
+   * Sender chains (`${communityId}:send:${epoch}`) whose stored state this session wrote, with that state (the
+   * next send seals from it without reading and opening it again). Only these are resumed; any other starts anew
+   * (PROTOCOL.md §8.5): a state stored by an earlier session may be behind what it published (a crash or power cut
+   * lost its last write, or an older copy of the data directory was put back). A chain whose batch failed after
+   * its envelopes were published leaves the map (#sendTogether).
    */
-  readonly #resumableChains = new Set<string>()
+  readonly #resumableChains = new Map<string, SenderChainState>()
   /** The store's flush after community sends (#flushSoon), while one is scheduled or running. */
   #flushTimer: ReturnType<typeof setTimeout> | undefined
   /**
@@ -669,7 +670,7 @@ export class Sotto implements SottoApp {
       for (const e of await this.#store.listOutbox()) if (e.conversation === c.id) b.deleteOutbox(e.id)
       await b.commit()
       this.#forgetCommunities()
-      for (const cache of [this.#epochCache, this.#receiverCache]) {
+      for (const cache of [this.#epochCache, this.#receiverCache, this.#resumableChains]) {
         for (const key of [...cache.keys()]) if (key.startsWith(`${c.id}:`)) cache.delete(key)
       }
       for (const [topic, route] of this.#routes) if (route.kind === 'community' && route.communityId === c.id) this.#unroute(topic)
@@ -1003,7 +1004,7 @@ export class Sotto implements SottoApp {
     for (const { communityId, chainId, state } of chains.values()) b.setChainState(communityId, chainId, state.serialize())
     const outcomes = await this.#recordOutcomes(b)
     const { messages } = await b.commit({ onWrite })
-    for (const key of chains.keys()) this.#resumableChains.add(key)
+    for (const [key, { state }] of chains) this.#resumableChains.set(key, state)
     // Sends are not synced before publishing (no later session resumes their chains); the
     // history is made durable shortly after, off the path to the network.
     this.#flushSoon()
@@ -1044,8 +1045,7 @@ export class Sotto implements SottoApp {
     if (state === undefined) {
       // A state from an earlier session may be behind what was published: each session starts a new chain (§8.5),
       // and so does a chain whose last batch failed after its envelopes were published (#sendTogether).
-      const stateBytes = this.#resumableChains.has(chainKey) ? await this.#store.getChainState(c.id, chainId) : undefined
-      state = stateBytes ? SenderChainState.deserialize(stateBytes) : SenderChainState.create(epoch, this.#identity)
+      state = this.#resumableChains.get(chainKey) ?? SenderChainState.create(epoch, this.#identity)
     }
     const now = Date.now()
     // The signed timestamp of a text is its (strictly increasing) sentAt: receivers order a sender's messages by it.
@@ -1663,14 +1663,22 @@ export class Sotto implements SottoApp {
     for (const { entry, meta, delivered } of outcomes) {
       // The same entry twice (an outbox pass published it again): the first outcome that ends it wins.
       if (done.has(entry.id)) continue
-      const current = await this.#store.getOutbox(entry.id)
-      if (current === undefined) continue
+      // A community post a peer took is done whatever its stored entry says: it is deleted without reading it (one
+      // read and decode less on the way to publishing the next post, whose batch this is).
+      const communityDone = delivered && meta.scope === 'community' && meta.grant === undefined
+      const current = communityDone ? undefined : await this.#store.getOutbox(entry.id)
+      if (!communityDone && current === undefined) continue
       if (delivered && entry.messageId !== undefined) {
         const m = await this.#store.getMessage(entry.messageId)
         if (m !== undefined && m.status === 'queued') {
           b.setMessageStatus(m.id, 'sent')
           views.push(await this.#view({ ...m, status: 'sent' }, new Map()))
         }
+      }
+      if (current === undefined) {
+        b.deleteOutbox(entry.id)
+        done.add(entry.id)
+        continue
       }
       const grant = (current.extra as unknown as OutboxMeta).grant
       if (delivered && grant !== undefined) {
@@ -2139,6 +2147,8 @@ export class Sotto implements SottoApp {
 
   async #view(m: MessageRecord, cache: Map<string, string>): Promise<MessageView> {
     let conv = cache.get(m.conversation)
+    const community = this.#communities.get(m.conversation)
+    if (conv === undefined && community !== undefined) conv = `#${community.name}`
     if (conv === undefined) {
       const contact = await this.#store.getContact(m.conversation)
       conv = contact ? contact.name : `#${(await this.#store.getCommunity(m.conversation))?.name ?? m.conversation.slice(0, 8)}`

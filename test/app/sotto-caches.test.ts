@@ -36,8 +36,8 @@ function countPerCommit(u: TestUser, pick: (m: MessageRecord) => boolean): { per
   u.store.batch = () => {
     const b = batch()
     const commit = b.commit.bind(b)
-    b.commit = async () => {
-      const r = await commit()
+    b.commit = async (...args: Parameters<typeof commit>) => {
+      const r = await commit(...args)
       perCommit.push(r.messages.filter(pick).length)
       return r
     }
@@ -92,12 +92,12 @@ describe('Sotto: community records kept in memory', () => {
     const [alice, bob] = await twoInCommunity('alice2', 'bob2', 'burst')
     users.push(alice, bob)
 
-    // Bob seals twelve texts from his chain (as his app would) and his node publishes them all at once.
+    // Bob seals twelve texts from a new chain of his (as another session of his app would) and his node publishes
+    // them all at once.
     const c = (await bob.store.getCommunityByName('burst'))!
     const epoch = CommunityEpoch.deserialize((await bob.store.getEpochKey(c.id, c.epoch))!)
     const identity = IdentityKeyPair.deserialize((await bob.store.getIdentity())!)
-    const chainId = `send:${epoch.epoch}`
-    let state = SenderChainState.deserialize((await bob.store.getChainState(c.id, chainId))!)
+    let state = SenderChainState.create(epoch, identity)
     const envelopes: Uint8Array[] = []
     for (let i = 0; i < 12; i++) {
       const sentAt = Date.now() + i
@@ -105,7 +105,6 @@ describe('Sotto: community records kept in memory', () => {
       state = sealed.state
       envelopes.push(encodeEnvelope({ kind: 'community', timestamp: coarseTimestamp(), sealed: sealed.sealed }))
     }
-    await bob.store.setChainState(c.id, chainId, state.serialize())
     // Messages per commit on Alice's side.
     const { perCommit } = countPerCommit(alice, () => true)
     const topic = communityTopic(epoch.topicId)
@@ -146,6 +145,30 @@ describe('Sotto: community records kept in memory', () => {
     await waitForMessage(again, (m) => m.id === after.id)
     expect((await bursts(again)).length).toBe(12)
     for (const e of replays) expect(await again.store.getEnvelope(utf8(topic), envelopeId(e))).toBeUndefined()
+  })
+
+  it("a session's later sends seal from the chain state it committed, without reading it back", { timeout: 60_000 }, async () => {
+    const [alice, bob] = await twoInCommunity('alice4', 'bob4', 'quick')
+    users.push(alice, bob)
+    const c = (await bob.store.getCommunityByName('quick'))!
+    const one = await bob.send('#quick', 'one')
+    await waitForMessage(alice, (m) => m.id === one.id)
+    const first = SenderChainState.deserialize((await bob.store.getChainState(c.id, `send:${c.epoch}`))!)
+    let reads = 0
+    const getChainState = bob.store.getChainState.bind(bob.store)
+    bob.store.getChainState = (...args) => {
+      reads++
+      return getChainState(...args)
+    }
+    for (const text of ['two', 'three']) {
+      const sent = await bob.send('#quick', text)
+      expect((await waitForMessage(alice, (m) => m.id === sent.id)).text).toBe(text)
+    }
+    expect(reads).toBe(0)
+    // The same chain, two indexes on, stored.
+    const now = SenderChainState.deserialize((await getChainState(c.id, `send:${c.epoch}`))!)
+    expect(toHex(now.senderKey)).toBe(toHex(first.senderKey))
+    expect(now.nextIndex).toBe(first.nextIndex + 2)
   })
 
   it('texts sent without waiting are stored in fewer batches, each once, in order, with one chain state that holds after a restart', { timeout: 90_000 }, async () => {
