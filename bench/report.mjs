@@ -401,7 +401,24 @@ at the median for a sotto send (seal, sign, the batch with the previous message'
 valid message to its listeners and then forwards it to the mesh, all in one call, so raw gossipsub's delivery (its
 listener) comes before the node's forwarding work and sotto's "stored", which runs after the call returns, after it.
 Storing before forwarding would delay every two-hop receiver by the store's work (session 6 measured the last store
-landing later that way).
+landing later that way); tried again with the journal (gossipsub's \`asyncValidation\`, forwarding released once the
+receive that needs no network wait was stored), it gave single per-process rounds of 1.48x and 1.43x against 1.44x
+and 1.43x without, and was left out. A session's sends now seal from the sender chain state they committed, kept in
+memory, instead of reading, opening and deserialising it (which derived the Ed25519 sender key pair again) before
+each send; a community post's publication outcome is recorded without reading its outbox entry (bench/send-path.mjs,
+two users in one process, warm: \`send\` to gossipsub's \`publish\` 0.34-0.41 -> 0.30-0.33 ms at the median).
+
+How the load pattern moves the ratios. With one process per node, the latency phase keeps the two cores busy: over
+one such phase (both sides, 500 warm-up messages) the node processes' main threads used 10.2 s of CPU and their other
+threads (LevelDB, the garbage collector, libuv) 1.5 s, for about 5 s of wall-clock time. Each message's remaining
+gossip and the nodes' deferred work run into the next message, which therefore waits for the cores: the command to
+send reached the sender's handler 2.5-2.7 ms after the driver sent it for sotto's messages and 0.6-0.8 ms for raw
+gossipsub's (medians), and the first copy reached a receiver's validator 8.1-8.4 ms after \`send\` against 4.6-5.0 ms.
+With a pause between messages, so that each starts on idle nodes (\`BENCH_E2E_PAUSE_MS\`, single paired rounds), the
+per-process ratio drops (30 ms: 1.34x, 13.4 against 10.0 ms; 50 ms: 1.27x) and the one-process ratio rises (50 ms:
+1.51x, 9.7 against 6.4 ms): on one idle event loop nothing hides sotto's serial work, about 0.3 ms per receiver
+(verification, open, store) plus the sender's 0.3 ms, which is about the 3.3 ms between the two. The bar rows keep
+the method of every run on record (messages back to back).
 
 What remains: ${
         e.paired
