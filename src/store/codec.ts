@@ -33,6 +33,9 @@ export const COMMUNITY_SUB = { epoch: 0x01, member: 0x02, chain: 0x03 } as const
 
 const NS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NS).map(([k, v]) => [v, k]))
 
+/** LevelDB write option: fsync the write before it completes (PROTOCOL.md §10.8). */
+export const SYNC = Object.freeze({ sync: true })
+
 /** Bytes as a string, one char per byte: the key of an overlay map (a commit's, the journal's), of topic sets and of blind memos. */
 export function keyText(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')

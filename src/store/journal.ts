@@ -15,7 +15,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { blake2b } from '../crypto/primitives.js'
-import { keyText } from './codec.js'
+import { keyText, SYNC } from './codec.js'
 import { StoreError } from './errors.js'
 
 /** The journal's sub-directory of the database directory (LevelDB ignores files it did not name). */
@@ -32,7 +32,6 @@ const CHECK_BYTES = 16
 const PUT = 1
 const DEL = 2
 const FILE_NAME = /^(\d{12})\.jnl$/
-const SYNC = Object.freeze({ sync: true })
 
 export type JournalOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 

@@ -35,6 +35,7 @@ import {
   readU32,
   readU64,
   recordKey,
+  SYNC,
   u32,
   u64
 } from './codec.js'
@@ -78,8 +79,6 @@ import type {
 export type BinaryLevel = AbstractLevel<Uint8Array, Uint8Array, Uint8Array>
 
 const ENVELOPE_ID_BYTES = 32
-/** LevelDB write option: fsync the write before it completes (PROTOCOL.md §10.8). */
-const SYNC = Object.freeze({ sync: true })
 /** Value of the running marker. */
 const RUNNING = Uint8Array.of(1)
 const DEFAULT_PAGE = 50
