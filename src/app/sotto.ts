@@ -2147,11 +2147,10 @@ export class Sotto implements SottoApp {
 
   async #view(m: MessageRecord, cache: Map<string, string>): Promise<MessageView> {
     let conv = cache.get(m.conversation)
-    const community = this.#communities.get(m.conversation)
-    if (conv === undefined && community !== undefined) conv = `#${community.name}`
     if (conv === undefined) {
-      const contact = await this.#store.getContact(m.conversation)
-      conv = contact ? contact.name : `#${(await this.#store.getCommunity(m.conversation))?.name ?? m.conversation.slice(0, 8)}`
+      const cached = this.#communities.get(m.conversation)
+      const contact = cached === undefined ? await this.#store.getContact(m.conversation) : undefined
+      conv = contact ? contact.name : `#${(cached ?? (await this.#store.getCommunity(m.conversation)))?.name ?? m.conversation.slice(0, 8)}`
       cache.set(m.conversation, conv)
     }
     let from = 'me'
