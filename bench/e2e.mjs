@@ -49,9 +49,12 @@ const PASSPHRASE = 'benchmark passphrase'
 /** Absolute high-resolution time, comparable between processes on one machine. */
 const now = () => performance.timeOrigin + performance.now()
 const PROCESSES = process.argv.includes('--processes') || process.env.BENCH_E2E_PROCESSES === '1'
-// BENCH_E2E_PAUSE_MS: a pause after each message of the latency phase (0 by default; for analysis: the leftovers of
-// one message's gossip cascade then no longer overlap the next message)
-const PAUSE_MS = Number(process.env.BENCH_E2E_PAUSE_MS ?? 0)
+// A pause after each message of the latency phase (BENCH_E2E_PAUSE_MS, 50 ms by default), so that each message starts
+// on idle nodes. Without it, the sides taking turns ran into each other's leftovers, and unevenly: raw gossipsub's
+// last receivers forward after their delivery, sotto's before their store; with one process per node (two cores
+// kept busy) the command to send then reached sotto's sender 2.5-2.7 ms after the driver sent it, raw gossipsub's
+// 0.6-0.8 ms (medians, session 8).
+const PAUSE_MS = Number(process.env.BENCH_E2E_PAUSE_MS ?? 50)
 // BENCH_E2E_PROFILE=file.cpuprofile: a CPU profile of this process over the throughput phase only (open it
 // in Chrome DevTools or read it with bench/profile-summary.mjs)
 const PROFILE = process.env.BENCH_E2E_PROFILE
@@ -500,7 +503,7 @@ if (ONLY !== undefined) {
   console.log(JSON.stringify(await (processes ? processesRun : oneProcessRun)(want, { payloadBytes })))
   process.exit(0)
 }
-const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES, rounds: ROUNDS, paired: true }
+const result = { machine: machine(), nodes: N, textBytes: TEXT_BYTES, rounds: ROUNDS, paired: true, pauseMs: PAUSE_MS }
 /**
  * ROUNDS rounds of `run` (sotto and raw gossipsub measured together on one set of nodes, new in each round; the
  * throughput phases sotto first in odd rounds, raw gossipsub first in even ones), logged; returns each side's

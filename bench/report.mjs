@@ -267,8 +267,13 @@ message event; no crypto, no storage.${
         e.paired
           ? ` The two sides take turns message by message through the warm-up and the one-at-a-time phase, so that the
 machine's other work, which moves both sides' times by tens of percent within a minute here, hits both alike
-(until session 8 each side ran on nodes of its own, one after the other); each side's sustained phase runs alone,
-once the nodes are idle again, sotto's first in odd rounds and raw gossipsub's first in even ones.`
+(until session 8 each side ran on nodes of its own, one after the other)${
+              e.pauseMs > 0
+                ? `; in the one-at-a-time phase each message is followed by a ${e.pauseMs} ms pause, so that the next
+starts on idle nodes, not in the leftovers of the other side's last message`
+                : ''
+            }; each side's sustained phase runs alone, once the nodes are idle again, sotto's first in odd rounds and
+raw gossipsub's first in even ones.`
           : ''
       } Sustained throughput: ${fmt(e.sotto.throughput.messages)} messages with at most ${e.sotto.throughput.window} not yet stored
 everywhere; each send starts without waiting for the one before to return, on both sides (gossipsub's
@@ -417,14 +422,21 @@ gossipsub's (medians), and the first copy reached a receiver's validator 8.1-8.4
 With a pause between messages, so that each starts on idle nodes (\`BENCH_E2E_PAUSE_MS\`, single paired rounds), the
 per-process ratio drops (30 ms: 1.34x, 13.4 against 10.0 ms; 50 ms: 1.27x) and the one-process ratio rises (50 ms:
 1.51x, 9.7 against 6.4 ms): on one idle event loop nothing hides sotto's serial work, about 0.3 ms per receiver
-(verification, open, store) plus the sender's 0.3 ms, which is about the 3.3 ms between the two. The bar rows keep
-the method of every run on record (messages back to back).
+(verification, open, store) plus the sender's 0.3 ms, which is about the 3.3 ms between the two. Without a pause
+the sides ran into each other's leftovers, and unevenly: raw gossipsub's last receivers forward after their delivery,
+so its last delivery still has forwarding behind it, while sotto's receivers forward before they store. The five-round
+runs of session 8 without a pause (15:01 and 15:42 UTC) gave 1.26x and 1.28x in one process (rounds 1.23x-1.33x) and
+1.49x and 1.43x with one process per node (rounds 1.37x-1.54x). ${
+        e.pauseMs > 0
+          ? `The run above has the pause after every message (${e.pauseMs} ms), so each latency is that of one message on idle
+nodes, for both sides.`
+          : 'The run above has no pause.'
+      }
 
-What remains: ${
-        e.paired
-          ? `the per-process p50 is the row with the thinnest margin (per round: ${(e.perRoundProcesses ?? []).map((r) => `${r.p50}x`).join(', ')}); `
-          : ''
-      }in steady state sotto uses more CPU per delivery than raw
+What remains: the p50 rows depend on the load pattern as above, and one of them sits near the bar in each (per round
+here: ${(e.perRound ?? []).map((r) => `${r.p50}x`).join(', ')} in one process; ${(e.perRoundProcesses ?? [])
+        .map((r) => `${r.p50}x`)
+        .join(', ')} with one process per node); in steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
 follows that CPU on this 2-core machine. It is not more network traffic: counted over a latency phase, raw
