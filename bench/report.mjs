@@ -388,7 +388,7 @@ Both sides got faster with it, raw gossipsub more so. The first five-round run w
 process and 1.98x with one process per node (medians of each side); the next ones, after the journal stopped
 creating a file per LevelDB write (44 ms of that latency phase in a profile), 1.14x and 1.45x (with raw gossipsub's
 own one-process p50 anywhere from 8.3 to 18.5 ms across its rounds), 1.27x and 1.20x, and 1.42x and 1.50x (14:09
-UTC, the run shown above).
+UTC, the run on record at the end of session 7).
 
 Seventh pass (2026-11-26, session 8; bench, src/app, src/node): the two sides now run on the same nodes and take
 turns message by message (above). Before, each ran on nodes of its own, one side after the other; raw gossipsub's own
