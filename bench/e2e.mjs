@@ -121,7 +121,6 @@ function side(name, receivers, send) {
       check()
     })
   return {
-    name,
     delivered,
     /** Sends message `seq` and waits until every receiver has it; returns { seq, all, each } (ms). */
     async one(seq) {
