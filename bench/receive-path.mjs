@@ -1,5 +1,6 @@
 // Scratch micro-benchmark of one received community message, stage by stage (validate, open, content decode,
-// batch building, commit), without libp2p: node bench/receive-path.mjs [N]. Not part of npm run bench.
+// batch building, commit), without libp2p: node bench/receive-path.mjs [N] [SENDERS] (senders take turns, as the
+// members of the end-to-end benchmark's community do; default 9). Not part of npm run bench.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,15 +13,17 @@ const ARGON2 = { opsLimit: 1, memLimit: 8192 }
 const home = mkdtempSync(join(tmpdir(), 'recv-'))
 const store = await openLevelStore(join(home, 's'), 'bench', { create: true, argon2: ARGON2 })
 const epoch = CommunityEpoch.create()
-const id = IdentityKeyPair.generate()
-let sender = SenderChainState.create(epoch, id)
 const N = Number(process.argv[2] ?? 3000)
+const SENDERS = Number(process.argv[3] ?? 9)
+const ids = Array.from({ length: SENDERS }, () => IdentityKeyPair.generate())
+const chains = ids.map((id) => SenderChainState.create(epoch, id))
 const envs = []
 const topic = communityTopic(epoch.topicId)
 for (let i = 0; i < N; i++) {
   const sentAt = Date.now() + i
-  const s = sealCommunityMessage(epoch, sender, id, encodeContent({ type: 'text', body: 'x'.repeat(200), sentAt, messageId: randomBytes(16) }), sentAt)
-  sender = s.state
+  const k = i % SENDERS
+  const s = sealCommunityMessage(epoch, chains[k], ids[k], encodeContent({ type: 'text', body: 'x'.repeat(200), sentAt, messageId: randomBytes(16) }), sentAt)
+  chains[k] = s.state
   envs.push(encodeEnvelope({ kind: 'community', timestamp: coarseTimestamp(), sealed: s.sealed }))
 }
 let states = CommunityReceiverState.create(epoch)
@@ -39,7 +42,10 @@ for (const bytes of envs) {
   const b = store.batch()
   b.putEnvelope(utf8(topic), envelopeId(bytes), env.timestamp, bytes)
   b.putMessage({ id: toHex(content.messageId), conversation: cid, direction: 'in', sender: toHex(opened.senderKey), text: content.body, sentAt: opened.timestamp, receivedAt: Date.now(), status: 'received' }, { ifNew: true })
-  b.setChainState(cid, 'recv:0', opened.states.serialize())
+  // as the app stores a receiver state: the chain entries the message changed (PROTOCOL.md §10.6); WHOLE=1: the
+  // whole state, as before
+  if (process.env.WHOLE === '1') b.setChainState(cid, 'recv:0', opened.states.serialize())
+  else for (const k of opened.states.change.written) b.setChainState(cid, `recv:0:${k}`, opened.states.chainEntry(k))
   T.batch += performance.now() - t; t = performance.now()
   await b.commit()
   T.commit += performance.now() - t

@@ -109,11 +109,32 @@ type Route =
  */
 interface CommunityGroup {
   b: StoreBatch
-  states: Map<string, { communityId: string; chainId: string; states: CommunityReceiverState }>
+  states: Map<string, ReceiverStateInGroup>
   members: Map<string, { communityId: string; record: MemberRecord; write: boolean }>
   names: Map<string, string>
   flushNow: boolean
 }
+
+/**
+ * A community epoch's receiver state advanced by the messages of a group, and what to write of it: the chain
+ * entries written or deleted since the state committed last, whether its skipped keys changed, and `whole` when it
+ * was read from a whole-state record (written before states were stored in parts), which the commit replaces.
+ */
+interface ReceiverStateInGroup {
+  communityId: string
+  epoch: number
+  states: CommunityReceiverState
+  chains: Map<string, 'write' | 'delete'>
+  skipped: boolean
+  whole: boolean
+}
+
+/** Chain id of an epoch's whole receiver state (before states were stored in parts; read, then replaced). */
+const wholeReceiverChain = (epoch: number): string => `recv:${epoch}`
+/** Chain id of one sender chain's entry in an epoch's receiver state (§10.6). */
+const receiverChainPart = (epoch: number, senderKeyHex: string): string => `recv:${epoch}:${senderKeyHex}`
+/** Chain id of an epoch's skipped receiver keys (§10.6). */
+const receiverSkippedPart = (epoch: number): string => `recv:${epoch}:skipped`
 
 /** Sender chains advanced by the posts of one batch, by `${communityId}:${chainId}` (see Sotto#sealPost). */
 type SealedChains = Map<string, { communityId: string; chainId: string; state: SenderChainState }>
@@ -1358,13 +1379,11 @@ export class Sotto implements SottoApp {
     if (c === undefined || c.epoch !== route.epoch) return false
     // The epoch whose topic id the envelope was checked under (#validate): the community's current one.
     const epoch = route.keys
-    const chainId = `recv:${epoch.epoch}`
-    const cacheKey = `${c.id}:${chainId}`
-    let states = group.states.get(cacheKey)?.states ?? this.#receiverCache.get(cacheKey)
-    if (states === undefined) {
-      const stateBytes = await this.#store.getChainState(c.id, chainId)
-      states = stateBytes ? CommunityReceiverState.deserialize(stateBytes) : CommunityReceiverState.create(epoch)
-    }
+    const cacheKey = `${c.id}:${wholeReceiverChain(epoch.epoch)}`
+    const inGroup = group.states.get(cacheKey)
+    let states = inGroup?.states ?? this.#receiverCache.get(cacheKey)
+    let whole = inGroup?.whole ?? false
+    if (states === undefined) ({ states, whole } = await this.#loadReceiverState(c.id, epoch))
     // #receive ran #validate (or gossipsub did, before delivering): the router check of these bytes ran in
     // this process under this epoch's topic id.
     const opened = openCommunityMessage(epoch, states, sealed, { envelopeChecked: true })
@@ -1414,7 +1433,15 @@ export class Sotto implements SottoApp {
         { ifNew: true }
       )
     }
-    group.states.set(cacheKey, { communityId: c.id, chainId, states: opened.states })
+    const entry = inGroup ?? { communityId: c.id, epoch: epoch.epoch, states, chains: new Map(), skipped: false, whole }
+    const change = opened.states.change
+    if (change !== undefined) {
+      for (const k of change.written) entry.chains.set(k, 'write')
+      for (const k of change.deleted) entry.chains.set(k, 'delete')
+      entry.skipped ||= change.skipped
+    }
+    entry.states = opened.states
+    group.states.set(cacheKey, entry)
     group.names.set(c.id, `#${c.name}`)
     // A known member's lastSeen is refreshed at most once a minute: one write less per message.
     const stale = member === undefined || member.lastSeen === undefined || now - member.lastSeen > 60_000
@@ -1428,6 +1455,42 @@ export class Sotto implements SottoApp {
     return true
   }
 
+  /**
+   * An epoch's committed receiver state: from its parts (§10.6), else from a whole-state record written before
+   * states were stored in parts (`whole`: the next commit writes it in parts and deletes that record), else new.
+   */
+  async #loadReceiverState(communityId: string, epoch: CommunityEpoch): Promise<{ states: CommunityReceiverState; whole: boolean }> {
+    const wholeBytes = await this.#store.getChainState(communityId, wholeReceiverChain(epoch.epoch))
+    if (wholeBytes !== undefined) return { states: CommunityReceiverState.deserialize(wholeBytes), whole: true }
+    const prefix = `${wholeReceiverChain(epoch.epoch)}:`
+    const skippedId = receiverSkippedPart(epoch.epoch)
+    const entries: Uint8Array[] = []
+    let skipped: Uint8Array | undefined
+    for (const { chainId, state } of await this.#store.listChainStates(communityId)) {
+      if (chainId === skippedId) skipped = state
+      else if (chainId.startsWith(prefix)) entries.push(state)
+    }
+    if (entries.length === 0 && skipped === undefined) return { states: CommunityReceiverState.create(epoch), whole: false }
+    return { states: CommunityReceiverState.fromParts(epoch.communityId, epoch.epoch, entries, skipped ?? new Uint8Array(4)), whole: false }
+  }
+
+  /** Adds to `b` the parts of a receiver state that its group changed (all of them, for one read whole). */
+  #writeReceiverState(b: StoreBatch, g: ReceiverStateInGroup): void {
+    const { communityId, epoch, states } = g
+    if (g.whole) {
+      b.deleteChainState(communityId, wholeReceiverChain(epoch))
+      for (const k of states.senderKeys()) b.setChainState(communityId, receiverChainPart(epoch, k), states.chainEntry(k)!)
+      b.setChainState(communityId, receiverSkippedPart(epoch), states.skippedSection())
+      return
+    }
+    for (const [k, op] of g.chains) {
+      const entry = op === 'write' ? states.chainEntry(k) : undefined
+      if (entry === undefined) b.deleteChainState(communityId, receiverChainPart(epoch, k))
+      else b.setChainState(communityId, receiverChainPart(epoch, k), entry)
+    }
+    if (g.skipped) b.setChainState(communityId, receiverSkippedPart(epoch), states.skippedSection())
+  }
+
   #newGroup(): CommunityGroup {
     return { b: this.#store.batch(), states: new Map(), members: new Map(), names: new Map(), flushNow: false }
   }
@@ -1437,7 +1500,7 @@ export class Sotto implements SottoApp {
    * member record written once, with the envelopes and messages; then the caches, then the listeners.
    */
   async #commitGroup(group: CommunityGroup): Promise<void> {
-    for (const { communityId, chainId, states } of group.states.values()) group.b.setChainState(communityId, chainId, states.serialize())
+    for (const g of group.states.values()) this.#writeReceiverState(group.b, g)
     for (const m of group.members.values()) if (m.write) group.b.putMember(m.communityId, m.record)
     const { messages } = await group.b.commit()
     // The committed states are the ones to start from next time (reading them back would cost a store read).

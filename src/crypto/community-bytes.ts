@@ -36,6 +36,47 @@ export function u64be(value: number): Uint8Array {
   return out
 }
 
+/**
+ * Writes a fixed layout into one array of the length given in advance (no array per field, no concatenation);
+ * `end` checks that exactly that length was written.
+ */
+export class ByteWriter {
+  readonly #out: Uint8Array
+  readonly #view: DataView
+  #at = 0
+
+  constructor(length: number) {
+    this.#out = new Uint8Array(length)
+    this.#view = new DataView(this.#out.buffer)
+  }
+
+  u8(value: number): this {
+    this.#view.setUint8(this.#at, value)
+    this.#at += 1
+    return this
+  }
+
+  /** Throws InvalidArgumentError unless 0 <= value <= 2^32 - 1. */
+  u32(value: number): this {
+    if (!Number.isInteger(value) || value < 0 || value > U32_MAX) throw new InvalidArgumentError('value must be a u32')
+    this.#view.setUint32(this.#at, value, false)
+    this.#at += 4
+    return this
+  }
+
+  bytes(value: Uint8Array): this {
+    this.#out.set(value, this.#at)
+    this.#at += value.length
+    return this
+  }
+
+  /** The bytes written; throws InvalidArgumentError when they are not exactly the length given. */
+  end(): Uint8Array {
+    if (this.#at !== this.#out.length) throw new InvalidArgumentError(`wrote ${this.#at} bytes of ${this.#out.length}`)
+    return this.#out
+  }
+}
+
 /** A cursor over bytes; every read checks the remaining length and throws MalformedError when short. */
 export class ByteReader {
   #bytes: Uint8Array

@@ -14,6 +14,7 @@
  */
 import {
   ByteReader,
+  ByteWriter,
   compareBytes,
   INSPECT,
   U32_MAX,
@@ -546,6 +547,20 @@ function skippedId(keyHex: string, index: number): string {
 }
 
 /**
+ * What a receiver state changed from the state it was made from (§8.7, stored in parts): the sender keys (hex)
+ * whose chain entries it wrote or deleted, and whether its skipped keys changed. A store that keeps a receiver
+ * state in parts rewrites only these.
+ */
+export interface ReceiverStateChange {
+  /** Sender keys (lower-case hex) whose chain entry is new or changed. */
+  readonly written: readonly string[]
+  /** Sender keys (lower-case hex) whose chain was deleted (pushed out by a new chain). */
+  readonly deleted: readonly string[]
+  /** True when the skipped keys changed. */
+  readonly skipped: boolean
+}
+
+/**
  * A receiver's view of every sender chain of one epoch: per sender key the identity it is bound to, the next
  * expected index and chain key, and the skipped message keys (bounded per sender and in total, oldest
  * deleted first). Immutable: opening a message returns a new state.
@@ -557,17 +572,28 @@ export class CommunityReceiverState {
   readonly #chains: ReadonlyMap<string, ReceiverChain>
   /** Keyed by `${keyHex}:${index}`, in insertion order (oldest first). */
   readonly #skipped: ReadonlyMap<string, SkippedKey>
+  readonly #change: ReceiverStateChange | undefined
 
   private constructor(
     communityId: Uint8Array,
     epoch: number,
     chains: ReadonlyMap<string, ReceiverChain>,
-    skipped: ReadonlyMap<string, SkippedKey>
+    skipped: ReadonlyMap<string, SkippedKey>,
+    change?: ReceiverStateChange
   ) {
     this.#communityId = communityId
     this.#epoch = epoch
     this.#chains = chains
     this.#skipped = skipped
+    this.#change = change
+  }
+
+  /**
+   * What this state changed from the one whose `prepare(...).commit` made it; undefined for a state made by
+   * `create`, `deserialize` or `fromParts`.
+   */
+  get change(): ReceiverStateChange | undefined {
+    return this.#change
   }
 
   /** An empty receiver state for `epoch` (no sender seen yet). */
@@ -640,7 +666,7 @@ export class CommunityReceiverState {
         commit: () => {
           const skipped = new Map(this.#skipped)
           skipped.delete(id)
-          return new CommunityReceiverState(this.#communityId, this.#epoch, this.#chains, skipped)
+          return new CommunityReceiverState(this.#communityId, this.#epoch, this.#chains, skipped, { written: [], deleted: [], skipped: true })
         }
       }
     }
@@ -678,9 +704,59 @@ export class CommunityReceiverState {
           evictOldest(grown, keyHex)
           skipped = grown
         }
-        return new CommunityReceiverState(this.#communityId, this.#epoch, chains, skipped)
+        const change = { written: [keyHex], deleted: evicted, skipped: skipped !== this.#skipped }
+        return new CommunityReceiverState(this.#communityId, this.#epoch, chains, skipped, change)
       }
     }
+  }
+
+  /**
+   * The chain entry of one sender key (lower-case hex) as it appears in `serialize()` (§8.7, 164 bytes:
+   * senderKey || identityKey || binding || u32be(nextIndex) || chainKey), or undefined when there is no such chain.
+   * Secret.
+   */
+  chainEntry(senderKeyHex: string): Uint8Array | undefined {
+    const c = this.#chains.get(senderKeyHex)
+    if (c === undefined) return undefined
+    return new ByteWriter(RECEIVER_CHAIN_BYTES).bytes(c.senderKey).bytes(c.identityKey).bytes(c.binding).u32(c.nextIndex).bytes(c.chainKey).end()
+  }
+
+  /** Sender keys (lower-case hex) of every chain held, in no particular order. */
+  senderKeys(): string[] {
+    return [...this.#chains.keys()]
+  }
+
+  /** The skipped-key section of `serialize()` (§8.7): u32be(nSkipped) || skipped keys oldest first. Secret. */
+  skippedSection(): Uint8Array {
+    let length = 4
+    for (const k of this.#skipped.values()) length += k.senderKey.length + 4 + k.messageKey.length
+    const w = new ByteWriter(length).u32(this.#skipped.size)
+    for (const k of this.#skipped.values()) w.bytes(k.senderKey).u32(k.index).bytes(k.messageKey)
+    return w.end()
+  }
+
+  /**
+   * The state whose `serialize()` is the header for (communityId, epoch), the chain entries sorted by sender key,
+   * then the skipped section (§8.7 "in parts"): exactly what `deserialize` of those bytes gives, with its checks.
+   * Throws MalformedError when an entry is not 164 bytes or the assembled state does not decode.
+   */
+  static fromParts(communityId: Uint8Array, epoch: number, chainEntries: readonly Uint8Array[], skippedSection: Uint8Array): CommunityReceiverState {
+    checkBytes('communityId', communityId, COMMUNITY_KEY_BYTES)
+    checkBytes('skippedSection', skippedSection)
+    if (chainEntries.length > MAX_RECEIVER_CHAINS) throw new MalformedError('too many sender chains')
+    for (const e of chainEntries) {
+      checkBytes('chain entry', e)
+      if (e.length !== RECEIVER_CHAIN_BYTES) throw new MalformedError(`a chain entry is ${RECEIVER_CHAIN_BYTES} bytes`)
+    }
+    const sorted = [...chainEntries].sort((a, b) => compareBytes(a.subarray(0, ED25519_PUBLIC_BYTES), b.subarray(0, ED25519_PUBLIC_BYTES)))
+    const w = new ByteWriter(2 + COMMUNITY_KEY_BYTES + 8 + sorted.length * RECEIVER_CHAIN_BYTES + skippedSection.length)
+      .u8(COMMUNITY_VERSION)
+      .u8(TYPE_RECEIVER)
+      .bytes(communityId)
+      .u32(epoch)
+      .u32(sorted.length)
+    for (const e of sorted) w.bytes(e)
+    return CommunityReceiverState.deserialize(w.bytes(skippedSection).end())
   }
 
   /**
@@ -690,18 +766,16 @@ export class CommunityReceiverState {
    * messageKey[32]. Secret.
    */
   serialize(): Uint8Array {
+    // Written once, every message received: sized first, then written in place (no array per field).
     const chains = [...this.#chains.values()].sort((a, b) => compareBytes(a.senderKey, b.senderKey))
-    const parts: Uint8Array[] = [
-      u8(COMMUNITY_VERSION),
-      u8(TYPE_RECEIVER),
-      this.#communityId,
-      u32be(this.#epoch),
-      u32be(chains.length)
-    ]
-    for (const c of chains) parts.push(c.senderKey, c.identityKey, c.binding, u32be(c.nextIndex), c.chainKey)
-    parts.push(u32be(this.#skipped.size))
-    for (const k of this.#skipped.values()) parts.push(k.senderKey, u32be(k.index), k.messageKey)
-    return concatBytes(...parts)
+    let length = 2 + this.#communityId.length + 4 + 4 + 4
+    for (const c of chains) length += c.senderKey.length + c.identityKey.length + c.binding.length + 4 + c.chainKey.length
+    for (const k of this.#skipped.values()) length += k.senderKey.length + 4 + k.messageKey.length
+    const w = new ByteWriter(length).u8(COMMUNITY_VERSION).u8(TYPE_RECEIVER).bytes(this.#communityId).u32(this.#epoch).u32(chains.length)
+    for (const c of chains) w.bytes(c.senderKey).bytes(c.identityKey).bytes(c.binding).u32(c.nextIndex).bytes(c.chainKey)
+    w.u32(this.#skipped.size)
+    for (const k of this.#skipped.values()) w.bytes(k.senderKey).u32(k.index).bytes(k.messageKey)
+    return w.end()
   }
 
   /** Parses `serialize()` output, checking order, bounds and consistency; throws MalformedError. */

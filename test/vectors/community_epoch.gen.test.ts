@@ -9,7 +9,7 @@ import {
   COMMUNITY_LABELS,
   COMMUNITY_VERSION,
   CommunityEpoch,
-  type CommunityReceiverState,
+  CommunityReceiverState,
   chainStep,
   createReceiverState,
   createSenderChain,
@@ -219,8 +219,23 @@ function buildCommunityVectors(): string {
     expect(toHex(opened.senderKey)).toBe(senders[s]!.signingPublicKey)
     expect(toHex(opened.body)).toBe(senders[s]!.messages[i]!.body)
     receiver = opened.states
-    return { sender: SENDERS[s]!.name, index: i, receiverStateAfter: toHex(receiver.serialize()) }
+    const whole = receiver.serialize()
+    checkParts(whole, receiver)
+    return { sender: SENDERS[s]!.name, index: i, receiverStateAfter: toHex(whole), change: receiver.change }
   })
+  /**
+   * §8.7 "in parts", from the whole state's bytes: each chain entry is the 164 bytes at 42 + 164k, the skipped
+   * section is the rest; the state's parts equal those slices and reassemble to the same bytes.
+   */
+  function checkParts(whole: Uint8Array, state: CommunityReceiverState): void {
+    const n = new DataView(whole.buffer, whole.byteOffset).getUint32(38)
+    const entries = Array.from({ length: n }, (_, k) => whole.subarray(42 + 164 * k, 42 + 164 * (k + 1)))
+    const skipped = whole.subarray(42 + 164 * n)
+    for (const e of entries) expect(toHex(state.chainEntry(toHex(e.subarray(0, 32)))!)).toBe(toHex(e))
+    expect(toHex(state.skippedSection())).toBe(toHex(skipped))
+    expect(toHex(CommunityReceiverState.fromParts(communityId, EPOCH_NUMBER, entries.reverse(), skipped).serialize())).toBe(toHex(whole))
+  }
+
   // §8.7: after every message arrived, one chain per sender key (ascending), no skipped keys.
   const sorted = [...chains].sort((a, b) => (toHex(a.senderKey) < toHex(b.senderKey) ? -1 : 1))
   expect(toHex(receiver.serialize())).toBe(
@@ -314,6 +329,7 @@ function buildCommunityVectors(): string {
     const body = utf8(`dave chain ${k}`)
     const sealed = sealCommunityMessage(epoch, chain, dave, body, BASE_TIME + 40_000 + k).sealed
     bounded = openCommunityMessage(epoch, bounded, sealed).states
+    checkParts(bounded.serialize(), bounded)
     return { senderSeed, senderKey: chain.senderKey, body, timestamp: BASE_TIME + 40_000 + k, sealed }
   })
   const daveKeys = daveChains.map((c) => toHex(c.senderKey))
@@ -335,7 +351,8 @@ function buildCommunityVectors(): string {
       sealed: toHex(c.sealed)
     })),
     evictedSenderKey: evicted,
-    receiverStateAfter: toHex(bounded.serialize())
+    receiverStateAfter: toHex(bounded.serialize()),
+    changeOfLast: bounded.change
   }
 
   // Rotation to the next epoch, removing a third member; the new key is granted with the statement.
@@ -357,7 +374,9 @@ function buildCommunityVectors(): string {
       'Seeds: B2b(UTF-8("sotto/vectors/community/" || label), n); identities and sender keys are Ed25519 key pairs ' +
       'from 32-byte seeds. Bodies are hex of UTF-8 text. "rejected" entries are opened against the last ' +
       'receiverStateAfter; routerAccepts is the router check of §8.5 under topicId, error the class thrown. ' +
-      '"chainBounds" pins the eviction of §8.5 (MAX_CHAINS_PER_IDENTITY chains per identity).',
+      '"chainBounds" pins the eviction of §8.5 (MAX_CHAINS_PER_IDENTITY chains per identity). "change" (and ' +
+      'chainBounds.changeOfLast) is what the message changed of the receiver state stored in parts (§8.7): the ' +
+      'sender keys whose 164-byte chain entries were written or deleted, and whether the skipped section changed.',
     labels: COMMUNITY_LABELS,
     communityId: toHex(communityId),
     epoch: EPOCH_NUMBER,
