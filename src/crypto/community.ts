@@ -547,6 +547,59 @@ function skippedId(keyHex: string, index: number): string {
 }
 
 /**
+ * An immutable map that shares its entries with the map it was made from: `with` puts one entry into a small
+ * overlay (copied) over a base map that is never changed, and merges the overlay into a new base once it holds
+ * OVERLAY_MAX entries. A receiver state's commit for a known chain thus costs O(OVERLAY_MAX) amortised, not a copy
+ * of every chain of the epoch (up to MAX_RECEIVER_CHAINS). Values are never undefined.
+ */
+class SharedMap<V> {
+  static readonly OVERLAY_MAX = 64
+  readonly #base: ReadonlyMap<string, V>
+  readonly #overlay: ReadonlyMap<string, V>
+  readonly size: number
+
+  private constructor(base: ReadonlyMap<string, V>, overlay: ReadonlyMap<string, V>, size: number) {
+    this.#base = base
+    this.#overlay = overlay
+    this.size = size
+  }
+
+  /** A map over `map`, which must not change afterwards. */
+  static of<V>(map: ReadonlyMap<string, V>): SharedMap<V> {
+    return new SharedMap(map, new Map(), map.size)
+  }
+
+  get(key: string): V | undefined {
+    return this.#overlay.get(key) ?? this.#base.get(key)
+  }
+
+  /** This map with `key` set to `value`. */
+  with(key: string, value: V): SharedMap<V> {
+    const size = this.get(key) === undefined ? this.size + 1 : this.size
+    const overlay = new Map(this.#overlay).set(key, value)
+    if (overlay.size < SharedMap.OVERLAY_MAX) return new SharedMap(this.#base, overlay, size)
+    const merged = new Map(this.#base)
+    for (const [k, v] of overlay) merged.set(k, v)
+    return new SharedMap(merged, new Map(), size)
+  }
+
+  /** A new Map of every entry (the base's keys first, in its order). */
+  toMap(): Map<string, V> {
+    const out = new Map(this.#base)
+    for (const [k, v] of this.#overlay) out.set(k, v)
+    return out
+  }
+
+  keys(): IterableIterator<string> {
+    return this.toMap().keys()
+  }
+
+  values(): IterableIterator<V> {
+    return this.toMap().values()
+  }
+}
+
+/**
  * What a receiver state changed from the state it was made from (§8.7, stored in parts): the sender keys (hex)
  * whose chain entries it wrote or deleted, and whether its skipped keys changed. A store that keeps a receiver
  * state in parts rewrites only these.
@@ -569,7 +622,7 @@ export class CommunityReceiverState {
   readonly #communityId: Uint8Array
   readonly #epoch: number
   /** Keyed by hex of the sender key. */
-  readonly #chains: ReadonlyMap<string, ReceiverChain>
+  readonly #chains: SharedMap<ReceiverChain>
   /** Keyed by `${keyHex}:${index}`, in insertion order (oldest first). */
   readonly #skipped: ReadonlyMap<string, SkippedKey>
   readonly #change: ReceiverStateChange | undefined
@@ -577,7 +630,7 @@ export class CommunityReceiverState {
   private constructor(
     communityId: Uint8Array,
     epoch: number,
-    chains: ReadonlyMap<string, ReceiverChain>,
+    chains: SharedMap<ReceiverChain>,
     skipped: ReadonlyMap<string, SkippedKey>,
     change?: ReceiverStateChange
   ) {
@@ -598,7 +651,7 @@ export class CommunityReceiverState {
 
   /** An empty receiver state for `epoch` (no sender seen yet). */
   static create(epoch: CommunityEpoch): CommunityReceiverState {
-    return new CommunityReceiverState(epoch.communityId, epoch.epoch, new Map(), new Map())
+    return new CommunityReceiverState(epoch.communityId, epoch.epoch, SharedMap.of(new Map()), new Map())
   }
 
   /** The epoch number. */
@@ -686,16 +739,24 @@ export class CommunityReceiverState {
       messageKey: step.messageKey,
       bound: chain,
       commit: (identity) => {
-        const chains = new Map(this.#chains)
-        // A known chain keeps its (immutable, never handed out) arrays; a new one copies the caller's.
-        chains.set(
-          keyHex,
-          chain === undefined
-            ? { senderKey: senderKey.slice(), identityKey: identity.identityKey.slice(), binding: identity.binding.slice(), nextIndex: index + 1, chainKey: step.nextChainKey }
-            : { ...chain, nextIndex: index + 1, chainKey: step.nextChainKey }
-        )
-        // A new chain may push an older one out (§8.5), with its skipped keys.
-        const evicted = chain === undefined ? evictChains(chains, keyHex) : []
+        // A known chain keeps its (immutable, never handed out) arrays; a new one copies the caller's, and may push
+        // an older one out (§8.5), with its skipped keys: that (once per chain) works on a copy of every chain.
+        let chains: SharedMap<ReceiverChain>
+        let evicted: string[] = []
+        if (chain !== undefined) {
+          chains = this.#chains.with(keyHex, { ...chain, nextIndex: index + 1, chainKey: step.nextChainKey })
+        } else {
+          const all = this.#chains.toMap()
+          all.set(keyHex, {
+            senderKey: senderKey.slice(),
+            identityKey: identity.identityKey.slice(),
+            binding: identity.binding.slice(),
+            nextIndex: index + 1,
+            chainKey: step.nextChainKey
+          })
+          evicted = evictChains(all, keyHex)
+          chains = SharedMap.of(all)
+        }
         let skipped: ReadonlyMap<string, SkippedKey> = this.#skipped
         if (newSkipped.length > 0 || evicted.length > 0) {
           const grown = new Map(this.#skipped)
@@ -828,7 +889,7 @@ export class CommunityReceiverState {
       skipped.set(id, { senderKey, index, messageKey })
     }
     r.end()
-    return new CommunityReceiverState(communityId, epoch, chains, skipped)
+    return new CommunityReceiverState(communityId, epoch, SharedMap.of(chains), skipped)
   }
 
   /** Never prints keys. */

@@ -12,7 +12,7 @@ import {
 } from '../../src/crypto/community.js'
 import { MalformedError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
-import { toHex } from '../../src/crypto/primitives.js'
+import { fromHex, toHex } from '../../src/crypto/primitives.js'
 
 const body = new TextEncoder().encode('hello')
 
@@ -95,6 +95,32 @@ describe('community receiver state in parts', () => {
     const fromParts = CommunityReceiverState.fromParts(epoch.communityId, epoch.epoch, [...parts.values()], skipped)
     expect(toHex(fromParts.serialize())).toBe(toHex(s.serialize()))
     expect(fromParts.change).toBeUndefined()
+  })
+
+  it('a known chain moves without copying the others: earlier states stay as they were, over many messages', () => {
+    // Past 64 updates the shared chains are merged into a new base (src/crypto/community.ts SharedMap): 3 senders,
+    // 150 messages each, taken in turn, cross that several times.
+    const epoch = CommunityEpoch.create()
+    const senders = [IdentityKeyPair.generate(), IdentityKeyPair.generate(), IdentityKeyPair.generate()].map((who) => chainOf(epoch, who, 150))
+    let r = CommunityReceiverState.create(epoch)
+    const kept: Array<{ state: CommunityReceiverState; bytes: string; after: number }> = []
+    for (let i = 0; i < 150; i++) {
+      for (const s of senders) r = openCommunityMessage(epoch, r, s.sealed[i]!).states
+      if (i % 37 === 0) kept.push({ state: r, bytes: toHex(r.serialize()), after: i + 1 })
+    }
+    for (const s of senders) expect(r.nextIndexOf(fromHex(s.senderKey))).toBe(150)
+    expect(r.senderCount).toBe(3)
+    expect(toHex(reassembled(epoch, r).serialize())).toBe(toHex(r.serialize()))
+    for (const k of kept) {
+      expect(toHex(k.state.serialize())).toBe(k.bytes)
+      for (const s of senders) expect(k.state.nextIndexOf(fromHex(s.senderKey))).toBe(k.after)
+      expect(k.state.senderKeys().sort()).toEqual(senders.map((s) => s.senderKey).sort())
+    }
+    // A message already opened is refused by the last state and by an earlier one that saw it.
+    expect(() => openCommunityMessage(epoch, r, senders[1]!.sealed[100]!)).toThrow(/already opened/)
+    expect(() => openCommunityMessage(epoch, kept[1]!.state, senders[1]!.sealed[10]!)).toThrow(/already opened/)
+    // And an earlier state still opens what it has not seen.
+    expect(openCommunityMessage(epoch, kept[0]!.state, senders[2]!.sealed[1]!).states.nextIndexOf(fromHex(senders[2]!.senderKey))).toBe(2)
   })
 
   it('refuses parts that do not make a valid state', () => {
