@@ -413,6 +413,26 @@ memory, instead of reading, opening and deserialising it (which derived the Ed25
 each send; a community post's publication outcome is recorded without reading its outbox entry (bench/send-path.mjs,
 two users in one process, warm: \`send\` to gossipsub's \`publish\` 0.34-0.41 -> 0.30-0.33 ms at the median).
 
+Eighth pass (2026-11-26, session 9; src/crypto, src/app): where the one-process row's margin goes on idle nodes.
+Ablations (\`dist/\` patched for the experiment only, single paired rounds in one process, 50 ms pauses): as built
+1.56x and 1.68x; without the Ed25519 verification in gossip validation 1.50x; with the receivers not committing
+anything during the latency phase 1.37x. So a receiver store that cost nothing would still leave the row near 1.4x,
+and the verification is worth about 0.1x. A timeline of single messages (temporary marks, 10 nodes, 50 ms pauses):
+per receiver the validation takes 0.09-0.17 ms, from the gossip delivery to "stored" 0.2-0.3 ms (the receive queue,
+the open and the app 0.06 ms, the commit 0.1-0.14 ms), then 0.3-0.45 ms of network work before the next receiver's
+validation; the sender takes 0.8-1.1 ms from \`send\` to gossipsub's \`publish\` (sealing 0.35 ms, the commit 0.4 ms),
+two to three times its warm time in bench/send-path.mjs (0.28-0.30 ms): on nodes left idle for 50 ms each message
+starts cold. One cost grew with the community, and is gone: each message received rewrote the epoch's whole
+receiver state, every sender's chain (164 bytes each) and every skipped key, so a message cost more the more members
+had posted (bench/receive-path.mjs, one message without libp2p: 310 µs with 1 sender, 370 with 9, 940 with 200). The
+state is now stored in parts, one record per sender chain and one for the skipped keys, and a message writes what it
+changed (PROTOCOL.md §8.7, §10.6): 395 µs with 200 senders, 260-320 with 9; a known chain's update no longer copies
+every chain either. Tried and not kept: XChaCha20-Poly1305 and BLAKE2b through the native add-on, as the curve
+operations are (no gain over the WebAssembly scratch path at these sizes: open 26-30 µs and commit 86-100 µs both
+ways, three runs each). Not tried: verifying signatures on a worker thread. In one process it could take at most the
+verification's 0.1x off; in the deployment users have, one node per process, it would add a thread hand-off to every
+message's path.
+
 How the load pattern moves the ratios. With one process per node, the latency phase keeps the two cores busy: over
 one such phase (both sides, 500 warm-up messages) the node processes' main threads used 10.2 s of CPU and their other
 threads (LevelDB, the garbage collector, libuv) 1.5 s, for about 5 s of wall-clock time. Each message's remaining
@@ -437,9 +457,16 @@ What remains: the p50 rows depend on the load pattern as above. Messages on idle
 ${(e.perRound ?? []).map((r) => `${r.p50}x`).join(', ')} in one process, ${(e.perRoundProcesses ?? [])
         .map((r) => `${r.p50}x`)
         .join(', ')} with one process per node) leave the one-process row over the bar: there every receiver's work
-runs one after another on one thread, and sotto's serial work (about 0.3 ms per receiver and 0.3 ms for the sender,
-here 4.2 ms over raw gossipsub's 7.0) would have to shrink by a fifth to meet the bar and by about half to meet it
-with a margin; back to back, the per-process row sat at the bar instead. In steady state sotto uses more CPU per delivery than raw
+runs one after another on one thread, and sotto's serial work (about 0.3 ms per receiver, and 0.8-1.1 ms for the
+sender on idle nodes; here ${round1(e.sotto.latency.allOthersP50Ms - e.raw.latency.allOthersP50Ms)} ms over raw
+gossipsub's ${round1(e.raw.latency.allOthersP50Ms)}) would have to shrink by
+${Math.round(100 * (1 - (0.5 * e.raw.latency.allOthersP50Ms) / (e.sotto.latency.allOthersP50Ms - e.raw.latency.allOthersP50Ms)))} % to meet
+the bar. The ablations of the eighth pass bound what is left to take: with no receiver commit at all the row was
+1.37x, and the verification is worth about 0.1x; back to back, the per-process row sat at the bar instead. The run
+of session 9 (started 2026-11-26 17:17 UTC) came on a slower host than session 8's run on record: raw
+gossipsub's CPU per delivery in the sustained phase 1,455 against 1,128 µs in one process, its one-process p50 8.7
+against 7.0 ms; sotto's CPU per delivery relative to raw gossipsub's went down (1.44x from 1.62x in one process), and
+both p50 rows went up (one process 1.64x from 1.60x, one process per node 1.42x from 1.28x). In steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
 follows that CPU on this 2-core machine. It is not more network traffic: counted over a latency phase, raw
