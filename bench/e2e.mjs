@@ -36,7 +36,8 @@ const WARMUP_FROM = 500_000 // warm-up messages' numbers (below the per-process 
 const SETTLE_MS = Number(process.env.BENCH_E2E_SETTLE_MS ?? (QUICK ? 2000 : 5000))
 const SETTLE_MAX_MS = Number(process.env.BENCH_E2E_SETTLE_MAX_MS ?? 60_000)
 const IDLE_CPU = Number(process.env.BENCH_E2E_IDLE_CPU ?? 0.15) // of one core, all node processes together
-// 5 rounds: single rounds' ratios spread from 1.0x to 2.3x on this shared 2-core machine (each round forms a new mesh)
+// 5 rounds: with the sides paired, a single round's p50 ratio still moves by about 0.1x from round to round on this
+// shared 2-core machine (each round forms a new mesh)
 const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? (QUICK ? 1 : 5))
 const WINDOW = 32 // messages in flight (sent, not yet stored by every receiver) during the throughput run
 // Every node sends in turn (message n from node n mod N), as in a community where everyone talks: a single sender's
@@ -258,6 +259,14 @@ async function measure(sides, { cpuNow = ownCpu, throughputOrder = sides.map((_,
   })
 }
 
+/** measure()'s results by side (sotto first when both ran), each with its own extra fields. */
+function bySide(want, results, sottoExtra, rawExtra) {
+  const out = {}
+  if (want.sotto) out.sotto = { ...results[0], ...sottoExtra }
+  if (want.raw) out.raw = { ...results[want.sotto ? 1 : 0], ...rawExtra }
+  return out
+}
+
 /** Field by field, the median of several runs' results (numbers only; anything else from the first run). */
 function medianOf(runs) {
   const merge = (values) => {
@@ -362,10 +371,7 @@ async function oneProcessRun(want, { payloadBytes = 1024, throughputOrder } = {}
     }
     const results = await measure(sides, { throughputOrder })
     const connections = median(nodes.map((n) => n.peers().length))
-    const out = {}
-    if (want.sotto) out.sotto = { ...results[0], setupSeconds: round(setupSeconds, 1), wireBytes, connections }
-    if (want.raw) out.raw = { ...results[want.sotto ? 1 : 0], payloadBytes, connections }
-    return out
+    return bySide(want, results, { setupSeconds: round(setupSeconds, 1), wireBytes, connections }, { payloadBytes, connections })
   } finally {
     await Promise.all(users.map((u) => u.stop().catch(() => {})))
     if (!want.sotto) await Promise.all(nodes.map((n) => n.stop().catch(() => {})))
@@ -481,10 +487,7 @@ async function processesRun(want, { payloadBytes = 1024, throughputOrder } = {})
     const cpuNow = async () => (await Promise.all(nodes.map((n) => n.call('cpu')))).reduce((a, b) => a + b, 0)
     const results = await measure(Object.values(sides), { cpuNow, throughputOrder })
     const connections = median(await Promise.all(nodes.map((n) => n.call('peers'))))
-    const out = {}
-    if (want.sotto) out.sotto = { ...results[0], wireBytes, connections }
-    if (want.raw) out.raw = { ...results[want.sotto ? 1 : 0], wireBytes, payloadBytes, connections }
-    return out
+    return bySide(want, results, { wireBytes, connections }, { wireBytes, payloadBytes, connections })
   } finally {
     await stopAll(nodes)
   }
