@@ -8,29 +8,13 @@ import {
   CommunityReceiverState,
   MAX_CHAINS_PER_IDENTITY,
   MAX_RECEIVER_CHAINS,
-  openCommunityMessage,
-  SenderChainState,
-  sealCommunityMessage
+  openCommunityMessage
 } from '../../src/crypto/community.js'
 import { MalformedError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { compareBytes } from '../../src/crypto/community-bytes.js'
 import { concatBytes, randomBytes, toHex } from '../../src/crypto/primitives.js'
-import { u32 } from './community-helpers.js'
-
-const body = new TextEncoder().encode('hello')
-
-/** A new sender chain of `who`, and its first `n` envelopes. */
-function chainOf(epoch: CommunityEpoch, who: IdentityKeyPair, n = 1): { senderKey: Uint8Array; sealed: Uint8Array[] } {
-  let state = SenderChainState.create(epoch, who)
-  const sealed: Uint8Array[] = []
-  for (let i = 0; i < n; i++) {
-    const s = sealCommunityMessage(epoch, state, who, body, 1_700_000_000_000 + i)
-    state = s.state
-    sealed.push(s.sealed)
-  }
-  return { senderKey: state.senderKey, sealed }
-}
+import { chainOf, u32 } from './community-helpers.js'
 
 /** A receiver state of `epoch` written by hand per §8.7, with `chains` (sorted here) and no skipped keys. */
 function stateBytes(epoch: CommunityEpoch, chains: Array<{ senderKey: Uint8Array; identityKey: Uint8Array }>): Uint8Array {

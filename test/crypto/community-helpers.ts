@@ -2,7 +2,8 @@
 // envelopes by hand from docs/PROTOCOL.md §8 (labels spelled out here, not taken from src), so a test can
 // write any inner content, certificate or envelope signature that a holder of the epoch key and of some sender
 // key could.
-import { type CommunityEpoch, createSenderChain, type SenderChainState } from '../../src/crypto/community.js'
+import { type CommunityEpoch, createSenderChain, SenderChainState, sealCommunityMessage } from '../../src/crypto/community.js'
+import type { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { pad } from '../../src/crypto/padding.js'
 import {
   aeadDecrypt,
@@ -12,6 +13,7 @@ import {
   ed25519Sign,
   hkdf,
   hmacSha256,
+  publicHex,
   utf8
 } from '../../src/crypto/primitives.js'
 
@@ -195,4 +197,17 @@ export function innerOf(epoch: CommunityEpoch, sealed: Uint8Array): Uint8Array {
   const { aeadKey, nonce } = messageKeysByHand(epoch, senderKey, index)
   const ct = sealed.subarray(41, sealed.length - 128)
   return aeadDecrypt(aeadKey, nonce, ct, sealed.subarray(0, 41))
+}
+
+/** A new sender chain of `who` and its first `n` envelopes (body "hello", timestamps from 1_700_000_000_000). */
+export function chainOf(epoch: CommunityEpoch, who: IdentityKeyPair, n = 1): { senderKey: Uint8Array; keyHex: string; sealed: Uint8Array[] } {
+  const body = utf8('hello')
+  let state = SenderChainState.create(epoch, who)
+  const sealed: Uint8Array[] = []
+  for (let i = 0; i < n; i++) {
+    const s = sealCommunityMessage(epoch, state, who, body, 1_700_000_000_000 + i)
+    state = s.state
+    sealed.push(s.sealed)
+  }
+  return { senderKey: state.senderKey, keyHex: publicHex(state.senderKey), sealed }
 }

@@ -6,27 +6,12 @@ import {
   CommunityEpoch,
   CommunityReceiverState,
   MAX_CHAINS_PER_IDENTITY,
-  openCommunityMessage,
-  SenderChainState,
-  sealCommunityMessage
+  openCommunityMessage
 } from '../../src/crypto/community.js'
 import { MalformedError } from '../../src/crypto/errors.js'
 import { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { fromHex, toHex } from '../../src/crypto/primitives.js'
-
-const body = new TextEncoder().encode('hello')
-
-/** A new sender chain of `who` and its first `n` envelopes. */
-function chainOf(epoch: CommunityEpoch, who: IdentityKeyPair, n: number): { senderKey: string; sealed: Uint8Array[] } {
-  let state = SenderChainState.create(epoch, who)
-  const sealed: Uint8Array[] = []
-  for (let i = 0; i < n; i++) {
-    const s = sealCommunityMessage(epoch, state, who, body, 1_700_000_000_000 + i)
-    state = s.state
-    sealed.push(s.sealed)
-  }
-  return { senderKey: toHex(state.senderKey), sealed }
-}
+import { chainOf } from './community-helpers.js'
 
 /** The state's parts, reassembled. */
 function reassembled(epoch: CommunityEpoch, r: CommunityReceiverState): CommunityReceiverState {
@@ -50,7 +35,7 @@ describe('community receiver state in parts', () => {
     expect(toHex(reversed.serialize())).toBe(toHex(r.serialize()))
     // The skipped section is the tail of the whole state; the chain entry is the sender's chain in it.
     expect(toHex(r.serialize()).endsWith(toHex(r.skippedSection()))).toBe(true)
-    expect(toHex(r.serialize()).includes(toHex(r.chainEntry(senders[0]!.senderKey)!))).toBe(true)
+    expect(toHex(r.serialize()).includes(toHex(r.chainEntry(senders[0]!.keyHex)!))).toBe(true)
     expect(r.chainEntry('00'.repeat(32))).toBeUndefined()
   })
 
@@ -63,10 +48,10 @@ describe('community receiver state in parts', () => {
 
     // In order: only the sender's entry.
     let r = openCommunityMessage(epoch, created, bob.sealed[0]!).states
-    expect(r.change).toEqual({ written: [bob.senderKey], deleted: [], skipped: false })
+    expect(r.change).toEqual({ written: [bob.keyHex], deleted: [], skipped: false })
     // Skipping index 1: the sender's entry and the skipped keys.
     r = openCommunityMessage(epoch, r, bob.sealed[2]!).states
-    expect(r.change).toEqual({ written: [bob.senderKey], deleted: [], skipped: true })
+    expect(r.change).toEqual({ written: [bob.keyHex], deleted: [], skipped: true })
     // The late index 1: only the skipped keys (its chain does not move).
     r = openCommunityMessage(epoch, r, bob.sealed[1]!).states
     expect(r.change).toEqual({ written: [], deleted: [], skipped: true })
@@ -77,8 +62,8 @@ describe('community receiver state in parts', () => {
     for (const c of chains) r = openCommunityMessage(epoch, r, c.sealed[0]!).states
     const next = chainOf(epoch, alice, 1)
     r = openCommunityMessage(epoch, r, next.sealed[0]!).states
-    const smallest = chains.map((c) => c.senderKey).sort()[0]!
-    expect(r.change?.written).toEqual([next.senderKey])
+    const smallest = chains.map((c) => c.keyHex).sort()[0]!
+    expect(r.change?.written).toEqual([next.keyHex])
     expect(r.change?.deleted).toEqual([smallest])
     expect(r.chainEntry(smallest)).toBeUndefined()
 
@@ -108,26 +93,26 @@ describe('community receiver state in parts', () => {
       for (const s of senders) r = openCommunityMessage(epoch, r, s.sealed[i]!).states
       if (i % 37 === 0) kept.push({ state: r, bytes: toHex(r.serialize()), after: i + 1 })
     }
-    for (const s of senders) expect(r.nextIndexOf(fromHex(s.senderKey))).toBe(150)
+    for (const s of senders) expect(r.nextIndexOf(fromHex(s.keyHex))).toBe(150)
     expect(r.senderCount).toBe(3)
     expect(toHex(reassembled(epoch, r).serialize())).toBe(toHex(r.serialize()))
     for (const k of kept) {
       expect(toHex(k.state.serialize())).toBe(k.bytes)
-      for (const s of senders) expect(k.state.nextIndexOf(fromHex(s.senderKey))).toBe(k.after)
-      expect(k.state.senderKeys().sort()).toEqual(senders.map((s) => s.senderKey).sort())
+      for (const s of senders) expect(k.state.nextIndexOf(fromHex(s.keyHex))).toBe(k.after)
+      expect(k.state.senderKeys().sort()).toEqual(senders.map((s) => s.keyHex).sort())
     }
     // A message already opened is refused by the last state and by an earlier one that saw it.
     expect(() => openCommunityMessage(epoch, r, senders[1]!.sealed[100]!)).toThrow(/already opened/)
     expect(() => openCommunityMessage(epoch, kept[1]!.state, senders[1]!.sealed[10]!)).toThrow(/already opened/)
     // And an earlier state still opens what it has not seen.
-    expect(openCommunityMessage(epoch, kept[0]!.state, senders[2]!.sealed[1]!).states.nextIndexOf(fromHex(senders[2]!.senderKey))).toBe(2)
+    expect(openCommunityMessage(epoch, kept[0]!.state, senders[2]!.sealed[1]!).states.nextIndexOf(fromHex(senders[2]!.keyHex))).toBe(2)
   })
 
   it('refuses parts that do not make a valid state', () => {
     const epoch = CommunityEpoch.create()
     const bob = chainOf(epoch, IdentityKeyPair.generate(), 3)
     const r = openCommunityMessage(epoch, CommunityReceiverState.create(epoch), bob.sealed[2]!).states
-    const entry = r.chainEntry(bob.senderKey)!
+    const entry = r.chainEntry(bob.keyHex)!
     const skipped = r.skippedSection()
     // An entry of the wrong length, the same sender twice, a skipped key without its chain, trailing bytes.
     expect(() => CommunityReceiverState.fromParts(epoch.communityId, epoch.epoch, [entry.subarray(1)], skipped)).toThrow(MalformedError)
