@@ -30,6 +30,15 @@ describe('attack 20: what the network sees', () => {
   let alice: TestUser
   let bob: TestUser
   const secrets: Array<[string, Uint8Array]> = []
+  /**
+   * True once the observer has joined a topic of each of `kinds` and both users' nodes count it among the subscribers
+   * of every such topic: their publishes then go to it (its own subscription alone does not say they know of it).
+   */
+  const observerKnown = (kinds: string[]) => (): boolean => {
+    const me = observer.peerId.toString()
+    const topics = observer.services.pubsub.getTopics().filter((t) => kinds.some((k) => t.includes(k)))
+    return kinds.every((k) => topics.some((t) => t.includes(k))) && topics.every((t) => [alice, bob].every((u) => u.node.topicPeers(t).includes(me)))
+  }
 
   beforeAll(async () => {
     observer = await createLibp2p({
@@ -67,7 +76,7 @@ describe('attack 20: what the network sees', () => {
     secrets.push(['community name', utf8(COMMUNITY)], ...CANARIES.map((c): [string, Uint8Array] => [c, utf8(c)]))
     // The observer is on both inbox topics before the first message.
     await until(() => pubsub.getTopics().filter((t) => t.includes('/inbox/')).length >= 2, 10_000, 'the observer on both inboxes')
-    await until(() => pubsub.getTopics().every((t) => pubsub.getSubscribers(t).length > 0), 10_000, 'topic peers')
+    await until(observerKnown(['/inbox/']), 10_000, 'both users knowing the observer on both inboxes')
   }, 60_000)
 
   afterAll(async () => {
@@ -84,7 +93,7 @@ describe('attack 20: what the network sees', () => {
     await alice.communityCreate(COMMUNITY)
     await bob.communityJoin(await alice.communityInvite(COMMUNITY))
     // Once the observer is on the conversation and community topics too, both sides write.
-    await until(() => ['/d/', '/c/'].every((k) => pubsub.getTopics().some((t) => t.includes(k) && pubsub.getSubscribers(t).length > 0)), 10_000, 'the observer on every topic')
+    await until(observerKnown(['/d/', '/c/']), 10_000, 'both users knowing the observer on the conversation and community topics')
     const direct = await alice.send('bob', CANARIES[0]!)
     const post = await bob.send(`#${COMMUNITY}`, CANARIES[1]!)
     await waitForMessage(bob, (m) => m.id === direct.id)
