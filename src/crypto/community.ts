@@ -763,7 +763,8 @@ export class CommunityReceiverState {
           for (const gone of evicted) for (const id of grown.keys()) if (id.startsWith(`${gone}:`)) grown.delete(id)
           for (const k of newSkipped) grown.set(skippedId(keyHex, k.index), k)
           evictOldest(grown, keyHex)
-          skipped = grown
+          // Pushed-out chains that held no skipped keys leave the skipped keys as they were.
+          if (newSkipped.length > 0 || grown.size !== this.#skipped.size) skipped = grown
         }
         const change = { written: [keyHex], deleted: evicted, skipped: skipped !== this.#skipped }
         return new CommunityReceiverState(this.#communityId, this.#epoch, chains, skipped, change)

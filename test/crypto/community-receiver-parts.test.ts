@@ -65,6 +65,8 @@ describe('community receiver state in parts', () => {
     const smallest = chains.map((c) => c.keyHex).sort()[0]!
     expect(r.change?.written).toEqual([next.keyHex])
     expect(r.change?.deleted).toEqual([smallest])
+    // The chain pushed out held no skipped keys: the skipped section is as it was.
+    expect(r.change?.skipped).toBe(false)
     expect(r.chainEntry(smallest)).toBeUndefined()
 
     // The parts written message by message, applied to a copy of the first state's parts, give the last state.
