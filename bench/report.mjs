@@ -462,11 +462,14 @@ sender on idle nodes; here ${round1(e.sotto.latency.allOthersP50Ms - e.raw.laten
 gossipsub's ${round1(e.raw.latency.allOthersP50Ms)}) would have to shrink by
 ${Math.round(100 * (1 - (0.5 * e.raw.latency.allOthersP50Ms) / (e.sotto.latency.allOthersP50Ms - e.raw.latency.allOthersP50Ms)))} % to meet
 the bar. The ablations of the eighth pass bound what is left to take: with no receiver commit at all the row was
-1.37x, and the verification is worth about 0.1x; back to back, the per-process row sat at the bar instead. The run
-of session 9 (started 2026-11-26 17:17 UTC) came on a slower host than session 8's run on record: raw
-gossipsub's CPU per delivery in the sustained phase 1,455 against 1,128 µs in one process, its one-process p50 8.7
-against 7.0 ms; sotto's CPU per delivery relative to raw gossipsub's went down (1.44x from 1.62x in one process), and
-both p50 rows went up (one process 1.64x from 1.60x, one process per node 1.42x from 1.28x). In steady state sotto uses more CPU per delivery than raw
+1.37x, and the verification is worth about 0.1x; back to back, the per-process row sat at the bar instead. Session 9
+made two full runs on a slower host than session 8's run (raw gossipsub's CPU per delivery in the one-process
+sustained phase 1,455 and 1,510 µs against 1,128 µs; its one-process p50 8.7 and 8.4 against 7.0 ms). The first
+(17:17 UTC, receiver state in parts) gave 1.64x in one process (rounds 1.54x-1.65x) and 1.42x with one process per
+node (1.32x-1.49x); the second (17:57 UTC, also without the copy of every chain per message; the run shown above when
+it is dated 17:57) 1.55x (1.52x-1.60x) and 1.42x (1.30x-1.47x), with sustained throughput 0.86x in both modes. Session
+8's run had given 1.60x and 1.28x. Sotto's CPU per delivery relative to raw gossipsub's went down (one process 1.44x
+and 1.27x, from 1.62x). In steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
 follows that CPU on this 2-core machine. It is not more network traffic: counted over a latency phase, raw
