@@ -384,7 +384,7 @@ export interface StoreOptions {
   migrations?: Migration[]
   /** TEST ONLY: pretend the code's schema version is this (to exercise migrations). */
   targetSchemaVersion?: number
-  /** How long after a journalled batch LevelDB gets it (PROTOCOL.md §10.8); default JOURNAL_FLUSH_MS (100 ms). */
+  /** How long after a journalled batch LevelDB gets it (PROTOCOL.md §10.8); default JOURNAL_FLUSH_MS (1000 ms). */
   journalFlushMs?: number
 }
 
