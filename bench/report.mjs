@@ -429,7 +429,12 @@ state is now stored in parts, one record per sender chain and one for the skippe
 changed (PROTOCOL.md §8.7, §10.6): 395 µs with 200 senders, 260-320 with 9; a known chain's update no longer copies
 every chain either. Tried and not kept: XChaCha20-Poly1305 and BLAKE2b through the native add-on, as the curve
 operations are (no gain over the WebAssembly scratch path at these sizes: open 26-30 µs and commit 86-100 µs both
-ways, three runs each). Not tried: verifying signatures on a worker thread. In one process it could take at most the
+ways, three runs each). And the store's journal now hands its batches to LevelDB once a second instead of every 100 ms
+(src/store/journal.ts JOURNAL_FLUSH_MS; the journal is what makes a batch durable, the wait only decides how many
+batches LevelDB gets in one write): with messages coming singly, each node wrote LevelDB about once per message, and
+each such write converts its ops on the main thread. Single paired one-process rounds, interleaved: 1.63x and 1.68x
+at 100 ms, 1.54x and 1.58x at 1000 ms; the five-round run after it (18:34 UTC) did not show that gain (below), so it
+was mostly the rounds' spread. Not tried: verifying signatures on a worker thread. In one process it could take at most the
 verification's 0.1x off; in the deployment users have, one node per process, it would add a thread hand-off to every
 message's path.
 
@@ -466,9 +471,10 @@ the bar. The ablations of the eighth pass bound what is left to take: with no re
 made two full runs on a slower host than session 8's run (raw gossipsub's CPU per delivery in the one-process
 sustained phase 1,455 and 1,510 µs against 1,128 µs; its one-process p50 8.7 and 8.4 against 7.0 ms). The first
 (17:17 UTC, receiver state in parts) gave 1.64x in one process (rounds 1.54x-1.65x) and 1.42x with one process per
-node (1.32x-1.49x); the second (17:57 UTC, also without the copy of every chain per message; the run shown above when
-it is dated 17:57) 1.55x (1.52x-1.60x) and 1.42x (1.30x-1.47x), with sustained throughput 0.86x in both modes. Session
-8's run had given 1.60x and 1.28x. Sotto's CPU per delivery relative to raw gossipsub's went down (one process 1.44x
+node (1.32x-1.49x); the second (17:57 UTC, also without the copy of every chain per message) 1.55x (1.52x-1.60x) and 1.42x
+(1.30x-1.47x), with sustained throughput 0.86x in both modes; the third (18:34 UTC, with the journal's one-second
+wait; the run shown above when it is dated 18:34, on a faster host again: raw gossipsub's one-process p50 6.5 ms)
+1.61x (1.50x-1.70x) and 1.26x (1.21x-1.32x). Session 8's run had given 1.60x and 1.28x. Sotto's CPU per delivery relative to raw gossipsub's went down (one process 1.44x
 and 1.27x, from 1.62x). In steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
