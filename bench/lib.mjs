@@ -1,12 +1,19 @@
 // Shared helpers of the benchmark suite (issue 9): machine description, tinybench runs reduced to median
 // and spread, JSON results, and replacing one "## " section of docs/BENCHMARKS.md in place.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+// A quick run (--quick or BENCH_QUICK=1) is a smoke check: it writes its results and its copy of the document
+// under bench/results/quick/ (not committed) and leaves the recorded ones alone; it reads the recorded results
+// of what it does not run.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { Bench } from 'tinybench'
 
 export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
-export const RESULTS = new URL('./results/', import.meta.url)
-export const DOC = new URL('../docs/BENCHMARKS.md', import.meta.url)
+const RECORDED = new URL('./results/', import.meta.url)
+const RECORDED_DOC = new URL('../docs/BENCHMARKS.md', import.meta.url)
+/** Where this run writes its results: bench/results/, or bench/results/quick/ for a quick run. */
+export const RESULTS = QUICK ? new URL('./quick/', RECORDED) : RECORDED
+/** The document this run regenerates: docs/BENCHMARKS.md, or a copy of it in bench/results/quick/. */
+export const DOC = QUICK ? new URL('BENCHMARKS.md', RESULTS) : RECORDED_DOC
 
 /** The machine and run, recorded with every result file. */
 export function machine() {
@@ -102,10 +109,21 @@ export function writeResult(name, value) {
   writeFileSync(new URL(`${name}.json`, RESULTS), `${JSON.stringify(value, null, 2)}\n`)
 }
 
-/** Reads bench/results/<name>.json, or undefined. */
+/** Reads this run's <name>.json (a quick run: its own, else the recorded one), or undefined. */
 export function readResult(name) {
-  const file = new URL(`${name}.json`, RESULTS)
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined
+  for (const dir of QUICK ? [RESULTS, RECORDED] : [RECORDED]) {
+    const file = new URL(`${name}.json`, dir)
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+  }
+  return undefined
+}
+
+/** A quick run starts from nothing of an earlier quick run: its results and its copy of the document. */
+export function startQuickRun() {
+  if (!QUICK) return
+  rmSync(RESULTS, { recursive: true, force: true })
+  mkdirSync(RESULTS, { recursive: true })
+  if (existsSync(RECORDED_DOC)) copyFileSync(RECORDED_DOC, DOC)
 }
 
 /** Thousands separators. */
@@ -144,6 +162,7 @@ export function writeSection(title, body, before = []) {
     if (at === undefined) doc = `${doc.trimEnd()}\n\n${markdown}`
     else doc = `${doc.slice(0, at)}${markdown}\n${doc.slice(at)}`
   }
+  mkdirSync(new URL('.', DOC), { recursive: true })
   writeFileSync(DOC, doc)
 }
 

@@ -126,7 +126,8 @@ export function report() {
     'Summary',
     `\`npm run bench\` (bench/run.mjs) builds dist/ and runs every benchmark against it; raw numbers are in
 bench/results/*.json, and each section below says which script wrote it. \`npm run bench -- --quick\` is a smoke
-check (under a minute, short timings, the store, sync and soak results of earlier runs). Every comparison is a
+check (under a minute, short timings, the store, sync and soak results of earlier runs) that writes its results and
+its copy of this page under bench/results/quick/ and leaves these alone. Every comparison is a
 ratio of two measurements made in the same run on the same machine. ${m ? machineLine(m) : ''}
 The machine is shared with other work (see the load averages), so absolute numbers are conservative and ratios
 are the figures to read.

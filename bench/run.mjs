@@ -1,14 +1,15 @@
 // `npm run bench`: builds dist/ (skip with --no-build), runs every benchmark against it, each in its own
 // Node process, then regenerates docs/BENCHMARKS.md (bench/report.mjs). `--quick` (under a minute) runs short
 // versions (the end-to-end run in one process only) and reuses the store, sync and soak results of earlier
-// runs; the full run also runs the end-to-end benchmark with one process per node, and bench/store.mjs and
+// runs; it writes its results and its copy of the document under bench/results/quick/, so the recorded ones
+// stay as they are (bench/lib.mjs). The full run also runs the end-to-end benchmark with one process per node, and bench/store.mjs and
 // bench/sync.mjs (which write their own sections). The soak runs separately: `npm run soak`.
 // `--only=crypto,e2e` runs a subset.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { QUICK } from './lib.mjs'
+import { DOC, QUICK, startQuickRun } from './lib.mjs'
 import { report } from './report.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -34,6 +35,7 @@ function newest(dir) {
 }
 
 const t0 = Date.now()
+startQuickRun()
 // --quick skips the build when dist/ is newer than every file of src/ (the full run always builds).
 const upToDate = QUICK && existsSync(join(root, 'dist')) && newest(join(root, 'dist')) > newest(join(root, 'src'))
 if (upToDate) console.log('dist/ is newer than src/: not rebuilding')
@@ -53,5 +55,5 @@ for (const [name, args, env] of steps) {
   if (!run(process.execPath, args, env)) failed.push(name)
 }
 report()
-console.log(`\nregenerated docs/BENCHMARKS.md in ${((Date.now() - t0) / 1000).toFixed(0)} s${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`)
+console.log(`\nregenerated ${relative(root, fileURLToPath(DOC))} in ${((Date.now() - t0) / 1000).toFixed(0)} s${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`)
 process.exit(failed.length ? 1 : 0)
