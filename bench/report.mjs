@@ -439,6 +439,23 @@ was mostly the rounds' spread. Not tried: verifying signatures on a worker threa
 verification's 0.1x off; in the deployment users have, one node per process, it would add a thread hand-off to every
 message's path.
 
+Ninth pass (2026-11-26, session 10; no change to src/): why sotto's serial work costs two to four times its warm
+time on idle nodes. A timeline with temporary marks in gossipsub as well (10 nodes in one process, 50 ms pauses,
+single messages): per receiver, the validation takes 0.09-0.13 ms; then gossipsub forwards the message to its mesh
+peers, synchronously, 0.11-0.3 ms, after the delivery event (raw gossipsub's delivery is marked there, before its
+forward) and before sotto's receive queue runs; the open takes 0.04-0.06 ms and the commit 0.11-0.13 ms (its batch
+operations 0.05 ms, among them two LevelDB reads of absent keys: the envelope index and the message id; sealing its
+6 records 0.04 ms; the journal write 0.03 ms). Garbage collection ran inside 4 of 100 message windows. The cold
+start, measured alone (\`node bench/cold-start.mjs [pause ms]\`: one operation as the first thing a process does
+after idling, against the same operation repeated): after 50 ms of idling, sealing a community message took 250 µs
+against 70 µs warm, XChaCha20-Poly1305 over 1000 bytes 46 against 8 µs, BLAKE2b 30 against 6 µs, Ed25519
+verification 107 against 64 µs, while a JavaScript loop that touches almost no memory took 25 against 23 µs. After
+5 ms of idling the seal still took 213 µs; after 0 or 1 ms, its warm time. So on this virtual machine, once a
+thread has slept a few milliseconds, each code path pays tens of microseconds for the memory it touches again
+(caches, page tables), whatever it computes. Besides the network's paths, which both sides run, sotto's path for
+one message runs dozens of such paths on every node (libsodium, the native add-on, the store, the journal,
+LevelDB), and on idle nodes in one process they add up on one thread. Users' messages do arrive on idle nodes, so the run keeps its pause.
+
 How the load pattern moves the ratios. With one process per node, the latency phase keeps the two cores busy: over
 one such phase (both sides, 500 warm-up messages) the node processes' main threads used 10.2 s of CPU and their other
 threads (LevelDB, the garbage collector, libuv) 1.5 s, for about 5 s of wall-clock time. Each message's remaining
