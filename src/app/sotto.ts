@@ -63,7 +63,7 @@ import {
   rendezvousKey,
   validateTopicEnvelope
 } from '../protocol/index.js'
-import type { CommunityRecord, ContactRecord, MemberRecord, MessageRecord, OutboxEntry, Store, StoreBatch } from '../store/index.js'
+import type { CommunityRecord, ContactRecord, MemberRecord, MessageRecord, OutboxEntry, Store, StoreBatch, StoreObject } from '../store/index.js'
 import type {
   CommunityView,
   ContactView,
@@ -135,6 +135,33 @@ const wholeReceiverChain = (epoch: number): string => `recv:${epoch}`
 const receiverChainPart = (epoch: number, senderKeyHex: string): string => `recv:${epoch}:${senderKeyHex}`
 /** Chain id of an epoch's skipped receiver keys (§10.6). */
 const receiverSkippedPart = (epoch: number): string => `recv:${epoch}:skipped`
+/** The epoch of a community chain id (`send:<e>`, `recv:<e>`, `recv:<e>:...`), or undefined. */
+function epochOfChain(chainId: string): number | undefined {
+  const e = Number(chainId.split(':')[1])
+  return Number.isSafeInteger(e) && e >= 0 ? e : undefined
+}
+
+/**
+ * The epoch a community left at its last rotation, while its messages are still taken (PROTOCOL.md §8.6): until
+ * `until` (Unix ms), from any sender but the identity keys in `removed` (hex), whom that rotation removed.
+ * Stored in the community record's extra as `previousEpoch`.
+ */
+interface PreviousEpoch {
+  epoch: number
+  until: number
+  removed: string[]
+}
+
+/** A community's previous epoch (PreviousEpoch), or undefined: none, or not well formed (read from disk). */
+function previousEpochOf(c: CommunityRecord): PreviousEpoch | undefined {
+  const p = c.extra?.['previousEpoch']
+  if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof Uint8Array) return undefined
+  const { epoch, until, removed } = p
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0 || epoch >= c.epoch) return undefined
+  if (typeof until !== 'number' || !Number.isFinite(until)) return undefined
+  if (!Array.isArray(removed) || !removed.every((r) => typeof r === 'string')) return undefined
+  return { epoch, until, removed: removed as string[] }
+}
 
 /** Sender chains advanced by the posts of one batch, by `${communityId}:${chainId}` (see Sotto#sealPost). */
 type SealedChains = Map<string, { communityId: string; chainId: string; state: SenderChainState }>
@@ -192,6 +219,11 @@ export interface SottoTimings {
    * synced to the disk (PROTOCOL.md §10.8), and one flush this long after the first of them syncs them all.
    */
   historyFlushMs: number
+  /**
+   * After a key rotation, how long the previous epoch's messages are still taken, from members the rotation did not
+   * remove, ms (PROTOCOL.md §8.6): a member sends in the epoch it holds until its grant arrives.
+   */
+  epochGraceMs: number
 }
 
 /** Default timings for real use. */
@@ -201,7 +233,8 @@ export const DEFAULT_TIMINGS: SottoTimings = Object.freeze({
   outboxMaxBackoffMs: 60_000,
   republishMs: 6 * 60 * 60 * 1000,
   syncIntervalMs: 30_000,
-  historyFlushMs: 1_000
+  historyFlushMs: 1_000,
+  epochGraceMs: 7 * 24 * 60 * 60 * 1000
 })
 
 /** Below this many one-time prekeys left, a fresh batch is generated and the bundle re-published. */
@@ -342,6 +375,10 @@ export class Sotto implements SottoApp {
     for (const c of await this.#store.listCommunities()) {
       const epoch = await this.#epochOf(c.id, c.epoch)
       if (epoch !== undefined) this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: c.id, epoch: c.epoch, keys: epoch })
+      // The epoch left at the last rotation, while its grace period lasts (§8.6); #endGraces ends the others.
+      const previous = previousEpochOf(c)
+      const keys = previous !== undefined && previous.until > Date.now() ? await this.#epochOf(c.id, previous.epoch) : undefined
+      if (keys !== undefined) this.#route(communityTopic(keys.topicId), { kind: 'community', communityId: c.id, epoch: keys.epoch, keys })
     }
     this.#sync = createSyncService({
       node: this.#node,
@@ -367,10 +404,12 @@ export class Sotto implements SottoApp {
     await this.#ensurePrekeys()
     void this.#publishBundle()
     for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
+    await this.#serial(() => this.#endGraces())
     this.#timers.push(setInterval(() => this.#kickOutbox(), this.#timings.outboxIntervalMs))
     this.#timers.push(
       setInterval(() => {
         void this.#serial(() => this.#ensurePrekeys()).then(() => this.#publishBundle())
+        void this.#serial(() => this.#endGraces()).catch((err) => log.error('ending a grace period failed: %s', err))
       }, this.#timings.republishMs)
     )
     for (const t of this.#timers) t.unref()
@@ -714,13 +753,15 @@ export class Sotto implements SottoApp {
       const now = Date.now()
       const statement = createRotationStatement(current, next, this.#identity, now, removed ? [fromHex(removed.id)] : [])
       const grant = encodeEpochKeyGrant({ epoch: next, statement })
+      const previousEpoch: PreviousEpoch = { epoch: current.epoch, until: now + this.#timings.epochGraceMs, removed: removed ? [removed.id] : [] }
       const updated: CommunityRecord = {
         ...c,
         epoch: next.epoch,
-        extra: { ...c.extra, admins: this.#admins(c).filter((a) => a !== removed?.id) }
+        extra: { ...c.extra, admins: this.#admins(c).filter((a) => a !== removed?.id), previousEpoch: { ...previousEpoch } }
       }
       const b = this.#store.batch().putCommunity(updated).setEpochKey(c.id, next.epoch, next.serialize())
       if (removed) b.deleteMember(c.id, removed.id)
+      await this.#dropChainStates(b, c.id, current.epoch)
       await b.commit()
       this.#forgetCommunities()
       this.#moveCommunityTopic(c.id, current, next)
@@ -1351,10 +1392,18 @@ export class Sotto implements SottoApp {
       if (toHex(grant.epoch.communityId) !== c.id || grant.epoch.epoch <= c.epoch) continue
       const current = await this.#currentEpoch(c)
       const removed = (grant.statement?.removed ?? []).map((k) => toHex(k))
-      b.putCommunity({ ...c, epoch: grant.epoch.epoch, extra: { ...c.extra, admins: [...admins].filter((a) => !removed.includes(a)) } })
+      // The epoch left stays readable for a while (§8.6), unless the grant skips epochs: who was removed at the
+      // rotations in between is not known here, and they held this node's epoch.
+      const previousEpoch: PreviousEpoch | undefined =
+        grant.epoch.epoch === c.epoch + 1 ? { epoch: c.epoch, until: Date.now() + this.#timings.epochGraceMs, removed } : undefined
+      const extra: StoreObject = { ...c.extra, admins: [...admins].filter((a) => !removed.includes(a)) }
+      if (previousEpoch !== undefined) extra['previousEpoch'] = { ...previousEpoch }
+      else delete extra['previousEpoch']
+      b.putCommunity({ ...c, epoch: grant.epoch.epoch, extra })
       b.setEpochKey(c.id, grant.epoch.epoch, grant.epoch.serialize())
       for (const r of removed) b.deleteMember(c.id, r)
-      this.#moveCommunityTopic(c.id, current, grant.epoch)
+      await this.#dropChainStates(b, c.id, previousEpoch?.epoch ?? grant.epoch.epoch)
+      this.#moveCommunityTopic(c.id, current, grant.epoch, previousEpoch !== undefined)
       void this.#announceCommunity(c.id)
       return
     }
@@ -1376,9 +1425,19 @@ export class Sotto implements SottoApp {
     bytes: Uint8Array
   ): Promise<boolean | 'invalid'> {
     const c = await this.#community(route.communityId)
-    if (c === undefined || c.epoch !== route.epoch) return false
-    // The epoch whose topic id the envelope was checked under (#validate): the community's current one.
+    if (c === undefined) return false
+    // The epoch whose topic id the envelope was checked under (#validate): the community's current one, or the one
+    // it left at its last rotation while that epoch's grace period lasts (§8.6).
     const epoch = route.keys
+    let previous: PreviousEpoch | undefined
+    if (c.epoch !== route.epoch) {
+      previous = previousEpochOf(c)
+      if (previous === undefined || previous.epoch !== route.epoch) return false
+      if (previous.until <= Date.now()) {
+        void this.#serial(() => this.#endGrace(c.id)).catch((err) => log.error('ending a grace period failed: %s', err))
+        return false
+      }
+    }
     const cacheKey = `${c.id}:${wholeReceiverChain(epoch.epoch)}`
     const inGroup = group.states.get(cacheKey)
     let states = inGroup?.states ?? this.#receiverCache.get(cacheKey)
@@ -1390,6 +1449,9 @@ export class Sotto implements SottoApp {
     const sender = toHex(opened.senderKey)
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)
+    // In the previous epoch, nothing from whom the rotation removed, and no control statement: the community's
+    // admins and members are those of the current epoch now.
+    if (previous !== undefined && (previous.removed.includes(sender) || content.type === 'control-statement')) return false
     const now = Date.now()
     const memberKey = `${c.id}:${sender}`
     const pending = group.members.get(memberKey)
@@ -2086,9 +2148,58 @@ export class Sotto implements SottoApp {
     this.#node.unsubscribe(topic)
   }
 
-  #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch): void {
-    this.#unroute(communityTopic(from.topicId))
+  /**
+   * Routes the community's new epoch. The epoch left keeps its route while its messages are still taken
+   * (`keepFrom`, §8.6); any earlier epoch's route goes.
+   */
+  #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch, keepFrom = true): void {
+    for (const [topic, route] of this.#routes) {
+      if (route.kind === 'community' && route.communityId === communityId && (route.epoch < from.epoch || (!keepFrom && route.epoch === from.epoch))) {
+        this.#unroute(topic)
+      }
+    }
     this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch, keys: to })
+  }
+
+  /**
+   * Adds to `b` the deletion of the community's chain states (sender and receiver, §10.6) of every epoch below
+   * `below`, and forgets them here: once an epoch's messages are no longer taken, its chain keys only expose.
+   */
+  async #dropChainStates(b: StoreBatch, communityId: string, below: number): Promise<void> {
+    for (const { chainId } of await this.#store.listChainStates(communityId)) {
+      const e = epochOfChain(chainId)
+      if (e === undefined || e >= below) continue
+      b.deleteChainState(communityId, chainId)
+      this.#receiverCache.delete(`${communityId}:${wholeReceiverChain(e)}`)
+      this.#resumableChains.delete(`${communityId}:send:${e}`)
+    }
+  }
+
+  /**
+   * Ends the grace period of a community's previous epoch once it is over (§8.6): its route goes, its chain states
+   * are deleted and the community record no longer names it.
+   */
+  async #endGrace(communityId: string): Promise<void> {
+    const c = await this.#store.getCommunity(communityId)
+    const previous = c === undefined ? undefined : previousEpochOf(c)
+    if (c === undefined || previous === undefined || previous.until > Date.now()) return
+    const extra: StoreObject = { ...c.extra }
+    delete extra['previousEpoch']
+    const b = this.#store.batch().putCommunity({ ...c, extra })
+    await this.#dropChainStates(b, c.id, c.epoch)
+    await b.commit()
+    this.#forgetCommunities()
+    for (const [topic, route] of this.#routes) {
+      if (route.kind === 'community' && route.communityId === c.id && route.epoch < c.epoch) this.#unroute(topic)
+    }
+  }
+
+  /** #endGrace for every community whose previous epoch's grace period is over. */
+  async #endGraces(): Promise<void> {
+    for (const c of await this.#store.listCommunities()) {
+      const previous = previousEpochOf(c)
+      if (previous !== undefined && previous.until <= Date.now()) await this.#endGrace(c.id)
+    }
   }
 
   /** Date.now(), but strictly after the previous own message (two sends in one millisecond keep their order). */

@@ -1,0 +1,154 @@
+/**
+ * A community's previous epoch after a key rotation (PROTOCOL.md §8.6, the grace period): a member whose grant has
+ * not arrived yet still sends in the epoch it holds, and the members who moved take those messages, but not from a
+ * member the rotation removed; the chain states of epochs no longer read are deleted, and when the grace period is
+ * over the epoch's topic and chain states go. Real nodes on 127.0.0.1, real LevelDB.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { initSotto, openSotto } from '../../src/app/index.js'
+import { fromHex } from '../../src/crypto/primitives.js'
+import { communityTopic } from '../../src/protocol/index.js'
+import { ARGON2, cleanup, FAST, PASSPHRASE, type TestUser, tempHome, waitForMessage } from '../integration/helpers.js'
+
+const users: TestUser[] = []
+
+/**
+ * A user as test/integration/helpers.ts startUser makes one, but with no periodic sync in the test's time (a grant
+ * withheld from gossip must not arrive by sync either) and the grace period given.
+ */
+async function user(name: string, bootstrap: string[] = [], epochGraceMs?: number, home?: string): Promise<TestUser> {
+  const dir = home ?? (await tempHome())
+  if (home === undefined) await initSotto({ home: dir, passphrase: PASSPHRASE, name, argon2: ARGON2 })
+  const timings = { ...FAST, syncIntervalMs: 600_000, ...(epochGraceMs === undefined ? {} : { epochGraceMs }) }
+  const app = await openSotto({ home: dir, passphrase: PASSPHRASE, argon2: ARGON2, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false, timings })
+  const u = Object.assign(app, { home: dir, name }) as TestUser
+  users.push(u)
+  return u
+}
+
+/** Alice creates `community` and the others join it by invite; returns once Alice sees them all as members. */
+async function community(name: string, admin: TestUser, others: TestUser[]): Promise<void> {
+  await admin.communityCreate(name)
+  const invite = await admin.communityInvite(name)
+  for (const o of others) await o.communityJoin(invite)
+  await expect.poll(async () => (await admin.communityMembers(name)).length, { timeout: 20_000 }).toBe(others.length + 1)
+}
+
+/** Withholds every 1:1 message from `u` (its grants among them): its node takes only community envelopes. */
+function withholdDirect(u: TestUser): void {
+  const own = u.node.getTopicValidator()!
+  u.node.setTopicValidator((topic, data) => (topic.startsWith('/sotto/1/c/') ? own(topic, data) : 'ignore'))
+}
+
+async function topicOf(u: TestUser, name: string): Promise<string> {
+  const c = (await u.communityList()).find((x) => x.name === name)!
+  return communityTopic(fromHex(c.topicId))
+}
+
+async function texts(u: TestUser, name: string): Promise<string[]> {
+  return (await u.read(`#${name}`, 1000)).map((m) => m.text)
+}
+
+/** The epochs of `u`'s chain states (sender and receiver) of the community. */
+async function chainEpochs(u: TestUser, name: string): Promise<number[]> {
+  const c = (await u.store.getCommunityByName(name))!
+  return [...new Set((await u.store.listChainStates(c.id)).map((s) => Number(s.chainId.split(':')[1])))].sort()
+}
+
+afterAll(async () => {
+  await Promise.all(users.map((u) => u.stop().catch(() => undefined)))
+  await cleanup()
+})
+
+describe('the previous epoch after a rotation', () => {
+  it('a member whose grant has not arrived sends in the old epoch, and the members who moved store it; a removed member is refused', { timeout: 90_000 }, async () => {
+    const alice = await user('alice')
+    const bob = await user('bob', alice.node.addresses())
+    const carol = await user('carol', alice.node.addresses())
+    const mallory = await user('mallory', alice.node.addresses())
+    await community('club', alice, [bob, carol, mallory])
+    const oldTopic = await topicOf(alice, 'club')
+    const old = (await alice.communityList())[0]!.epoch
+    withholdDirect(bob)
+    const rotated = await alice.communityRotate('club', 'mallory')
+    expect(rotated.epoch).toBe(old + 1)
+    await expect.poll(async () => (await carol.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(old + 1)
+    // Alice and Carol read both epochs now: the new one, and the old one while its grace period lasts.
+    for (const u of [alice, carol]) {
+      expect(u.node.topics()).toContain(oldTopic)
+      expect(u.node.topics()).toContain(await topicOf(u, 'club'))
+    }
+    // Mallory (removed) and Bob (no grant yet) both still hold the old epoch and post in it; Mallory first.
+    const fromMallory = await mallory.send('#club', 'mallory, after her removal')
+    expect((await bob.communityList())[0]!.epoch).toBe(old)
+    const fromBob = await bob.send('#club', 'bob, before his grant')
+    expect((await bob.communityList())[0]!.epoch).toBe(old)
+    for (const u of [alice, carol]) await waitForMessage(u, (m) => m.id === fromBob.id)
+    // The new epoch works as before alongside.
+    const fromCarol = await carol.send('#club', 'carol, in the new epoch')
+    await waitForMessage(alice, (m) => m.id === fromCarol.id)
+    for (const u of [alice, carol]) {
+      const got = await texts(u, 'club')
+      expect(got).toContain('bob, before his grant')
+      expect(got).not.toContain('mallory, after her removal')
+      expect((await u.read('#club', 1000)).map((m) => m.id)).not.toContain(fromMallory.id)
+    }
+  })
+
+  it('a rotation deletes the chain states of the epochs before the one it leaves', { timeout: 90_000 }, async () => {
+    const alice = await user('alice2')
+    const bob = await user('bob2', alice.node.addresses())
+    await community('pub', alice, [bob])
+    const e0 = await topicOf(alice, 'pub')
+    const one = await bob.send('#pub', 'in epoch 0')
+    await waitForMessage(alice, (m) => m.id === one.id)
+    await alice.send('#pub', 'alice in epoch 0')
+    expect(await chainEpochs(alice, 'pub')).toEqual([0])
+
+    await alice.communityRotate('pub')
+    await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(1)
+    const e1 = await topicOf(alice, 'pub')
+    const two = await bob.send('#pub', 'in epoch 1')
+    await waitForMessage(alice, (m) => m.id === two.id)
+    await alice.send('#pub', 'alice in epoch 1')
+    // Epoch 0 is in its grace period: its states stay, and Alice still reads its topic.
+    expect(await chainEpochs(alice, 'pub')).toEqual([0, 1])
+    expect(alice.node.topics()).toEqual(expect.arrayContaining([e0, e1]))
+
+    await alice.communityRotate('pub')
+    await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(2)
+    // The rotation to epoch 2 leaves epoch 1 (its grace period begins) and ends epoch 0's: topic and states gone.
+    expect(await chainEpochs(alice, 'pub')).toEqual([1])
+    expect(alice.node.topics()).not.toContain(e0)
+    expect(alice.node.topics()).toContain(e1)
+    expect(await chainEpochs(bob, 'pub')).toEqual([1])
+
+    expect((await alice.store.getCommunityByName('pub'))!.extra?.['previousEpoch']).toMatchObject({ epoch: 1 })
+  })
+
+  it('once the grace period is over, the old epoch is refused, and its topic, chain states and record entry go, for good', { timeout: 90_000 }, async () => {
+    // Alice's grace period ends a millisecond after her rotation.
+    const alice = await user('alice3', [], 1)
+    const bob = await user('bob3', alice.node.addresses())
+    await community('late', alice, [bob])
+    const e0 = await topicOf(alice, 'late')
+    const one = await bob.send('#late', 'in epoch 0')
+    await waitForMessage(alice, (m) => m.id === one.id)
+    expect(await chainEpochs(alice, 'late')).toEqual([0])
+    withholdDirect(bob)
+    await alice.communityRotate('late')
+    // Bob, still in epoch 0, posts there; Alice refuses it, and that ends the grace period she had not ended yet.
+    const late = await bob.send('#late', 'too late')
+    expect((await bob.communityList())[0]!.epoch).toBe(0)
+    await expect.poll(() => alice.node.topics().includes(e0), { timeout: 15_000 }).toBe(false)
+    expect(await texts(alice, 'late')).not.toContain('too late')
+    expect((await alice.read('#late', 1000)).map((m) => m.id)).not.toContain(late.id)
+    expect(await chainEpochs(alice, 'late')).toEqual([])
+    expect((await alice.store.getCommunityByName('late'))!.extra?.['previousEpoch']).toBeUndefined()
+    // After a restart, still nothing of epoch 0: the new epoch only.
+    await alice.stop()
+    const again = await user('alice3', [bob.node.addresses()[0]!], 1, alice.home)
+    expect(again.node.topics()).not.toContain(e0)
+    expect(again.node.topics()).toContain(await topicOf(again, 'late'))
+  })
+})
