@@ -1449,13 +1449,14 @@ export class Sotto implements SottoApp {
     const sender = toHex(opened.senderKey)
     if (sender === this.#myKey) return false
     const content = decodeContent(opened.body)
-    // In the previous epoch, nothing from whom the rotation removed, and no control statement: the community's
-    // admins and members are those of the current epoch now.
-    if (previous !== undefined && (previous.removed.includes(sender) || content.type === 'control-statement')) return false
     const now = Date.now()
     const memberKey = `${c.id}:${sender}`
     const pending = group.members.get(memberKey)
     const member = pending !== undefined ? pending.record : await this.#member(c.id, sender)
+    // In the previous epoch, only members this node knew (whoever else holds that epoch's key, a leaked invite for
+    // one, is what the rotation cut off), none the rotation removed, and no control statement: the community's
+    // admins and members are those of the current epoch now.
+    if (previous !== undefined && (member === undefined || previous.removed.includes(sender) || content.type === 'control-statement')) return false
     const admins = this.#admins(c)
     let memberRecord: MemberRecord = member ?? { id: sender, role: admins.includes(sender) ? 'admin' : 'member', joinedAt: now }
     memberRecord = { ...memberRecord, lastSeen: now }

@@ -61,7 +61,7 @@ afterAll(async () => {
 })
 
 describe('the previous epoch after a rotation', () => {
-  it('a member whose grant has not arrived sends in the old epoch, and the members who moved store it; a removed member is refused', { timeout: 90_000 }, async () => {
+  it('a member whose grant has not arrived sends in the old epoch, and the members who moved store it; a removed member and a leaked invite are refused', { timeout: 90_000 }, async () => {
     const alice = await user('alice')
     const bob = await user('bob', alice.node.addresses())
     const carol = await user('carol', alice.node.addresses())
@@ -69,6 +69,12 @@ describe('the previous epoch after a rotation', () => {
     await community('club', alice, [bob, carol, mallory])
     const oldTopic = await topicOf(alice, 'club')
     const old = (await alice.communityList())[0]!.epoch
+    const leaked = await alice.communityInvite('club')
+    // Every envelope of the old epoch Alice's node takes from gossip (the router check passes for all of them).
+    let onOldTopic = 0
+    alice.node.on('message', (m) => {
+      if (m.topic === oldTopic) onOldTopic++
+    })
     withholdDirect(bob)
     const rotated = await alice.communityRotate('club', 'mallory')
     expect(rotated.epoch).toBe(old + 1)
@@ -78,21 +84,31 @@ describe('the previous epoch after a rotation', () => {
       expect(u.node.topics()).toContain(oldTopic)
       expect(u.node.topics()).toContain(await topicOf(u, 'club'))
     }
-    // Mallory (removed) and Bob (no grant yet) both still hold the old epoch and post in it; Mallory first.
+    // Eve joins with an invite of the old epoch, after the rotation (she posts her profile, then a text).
+    const eve = await user('eve', alice.node.addresses())
+    await eve.communityJoin(leaked)
+    await eve.node.waitForTopicPeers(oldTopic, 1, AbortSignal.timeout(10_000))
+    const fromEve = await eve.send('#club', 'eve, with a leaked invite')
+    // Mallory (removed) and Bob (no grant yet) both still hold the old epoch and post in it.
     const fromMallory = await mallory.send('#club', 'mallory, after her removal')
     expect((await bob.communityList())[0]!.epoch).toBe(old)
     const fromBob = await bob.send('#club', 'bob, before his grant')
     expect((await bob.communityList())[0]!.epoch).toBe(old)
     for (const u of [alice, carol]) await waitForMessage(u, (m) => m.id === fromBob.id)
-    // The new epoch works as before alongside.
+    // Alice's node took all four envelopes; a post in the new epoch, received after them, shows her app is past them.
+    await expect.poll(() => onOldTopic, { timeout: 15_000 }).toBeGreaterThanOrEqual(4)
     const fromCarol = await carol.send('#club', 'carol, in the new epoch')
     await waitForMessage(alice, (m) => m.id === fromCarol.id)
     for (const u of [alice, carol]) {
       const got = await texts(u, 'club')
       expect(got).toContain('bob, before his grant')
       expect(got).not.toContain('mallory, after her removal')
-      expect((await u.read('#club', 1000)).map((m) => m.id)).not.toContain(fromMallory.id)
+      expect(got).not.toContain('eve, with a leaked invite')
+      const ids = (await u.read('#club', 1000)).map((m) => m.id)
+      expect(ids).not.toContain(fromMallory.id)
+      expect(ids).not.toContain(fromEve.id)
     }
+    expect((await alice.communityMembers('club')).map((m) => m.name)).not.toContain('eve')
   })
 
   it('a rotation deletes the chain states of the epochs before the one it leaves', { timeout: 90_000 }, async () => {
