@@ -733,7 +733,7 @@ export class Sotto implements SottoApp {
       for (const cache of [this.#epochCache, this.#receiverCache, this.#resumableChains]) {
         for (const key of [...cache.keys()]) if (key.startsWith(`${c.id}:`)) cache.delete(key)
       }
-      for (const [topic, route] of this.#routes) if (route.kind === 'community' && route.communityId === c.id) this.#unroute(topic)
+      this.#unrouteCommunity(c.id, Number.POSITIVE_INFINITY)
     })
   }
 
@@ -2149,16 +2149,19 @@ export class Sotto implements SottoApp {
     this.#node.unsubscribe(topic)
   }
 
+  /** Unroutes the community's topics of the epochs below `below`. */
+  #unrouteCommunity(communityId: string, below: number): void {
+    for (const [topic, route] of this.#routes) {
+      if (route.kind === 'community' && route.communityId === communityId && route.epoch < below) this.#unroute(topic)
+    }
+  }
+
   /**
    * Routes the community's new epoch. The epoch left keeps its route while its messages are still taken
    * (`keepFrom`, §8.6); any earlier epoch's route goes.
    */
   #moveCommunityTopic(communityId: string, from: CommunityEpoch, to: CommunityEpoch, keepFrom = true): void {
-    for (const [topic, route] of this.#routes) {
-      if (route.kind === 'community' && route.communityId === communityId && (route.epoch < from.epoch || (!keepFrom && route.epoch === from.epoch))) {
-        this.#unroute(topic)
-      }
-    }
+    this.#unrouteCommunity(communityId, keepFrom ? from.epoch : from.epoch + 1)
     this.#route(communityTopic(to.topicId), { kind: 'community', communityId, epoch: to.epoch, keys: to })
   }
 
@@ -2190,9 +2193,7 @@ export class Sotto implements SottoApp {
     await this.#dropChainStates(b, c.id, c.epoch)
     await b.commit()
     this.#forgetCommunities()
-    for (const [topic, route] of this.#routes) {
-      if (route.kind === 'community' && route.communityId === c.id && route.epoch < c.epoch) this.#unroute(topic)
-    }
+    this.#unrouteCommunity(c.id, c.epoch)
   }
 
   /** #endGrace for every community whose previous epoch's grace period is over. */
