@@ -1964,6 +1964,10 @@ export class Sotto implements SottoApp {
       const key = rendezvousKey(epoch.topicId)
       await this.#node.provide(key, { timeoutMs: 10_000 }).catch(() => undefined)
       await this.#node.findProviders(key, { timeoutMs: 10_000 }).catch(() => undefined)
+      // A member still in the epoch left (its grant not arrived yet) finds the members there during its grace period.
+      const previous = previousEpochOf(c)
+      const left = previous !== undefined && previous.until > Date.now() ? await this.#epochOf(c.id, previous.epoch) : undefined
+      if (left !== undefined) await this.#node.provide(rendezvousKey(left.topicId), { timeoutMs: 10_000 }).catch(() => undefined)
     } catch (err) {
       log('announce failed: %s', err)
     }

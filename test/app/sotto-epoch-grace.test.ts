@@ -6,8 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { initSotto, openSotto } from '../../src/app/index.js'
-import { fromHex } from '../../src/crypto/primitives.js'
-import { communityTopic } from '../../src/protocol/index.js'
+import { fromHex, toHex } from '../../src/crypto/primitives.js'
+import { communityTopic, rendezvousKey } from '../../src/protocol/index.js'
 import { ARGON2, cleanup, FAST, PASSPHRASE, type TestUser, tempHome, waitForMessage } from '../integration/helpers.js'
 
 const users: TestUser[] = []
@@ -111,7 +111,7 @@ describe('the previous epoch after a rotation', () => {
     expect((await alice.communityMembers('club')).map((m) => m.name)).not.toContain('eve')
   })
 
-  it('a rotation deletes the chain states of the epochs before the one it leaves', { timeout: 90_000 }, async () => {
+  it('a rotation announces the epoch it leaves as well, and deletes the chain states of the epochs before that one', { timeout: 90_000 }, async () => {
     const alice = await user('alice2')
     const bob = await user('bob2', alice.node.addresses())
     await community('pub', alice, [bob])
@@ -121,9 +121,20 @@ describe('the previous epoch after a rotation', () => {
     await alice.send('#pub', 'alice in epoch 0')
     expect(await chainEpochs(alice, 'pub')).toEqual([0])
 
+    // Every rendezvous key Alice's node announces in the DHT from now on.
+    const provided: string[] = []
+    const provide = alice.node.provide.bind(alice.node)
+    alice.node.provide = (key, options) => {
+      provided.push(toHex(key))
+      return provide(key, options)
+    }
+    const e0Id = fromHex((await alice.communityList())[0]!.topicId)
     await alice.communityRotate('pub')
     await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(1)
     const e1 = await topicOf(alice, 'pub')
+    // She announces the new epoch, and the one left, where members still in it look for members.
+    const e1Id = fromHex((await alice.communityList())[0]!.topicId)
+    await expect.poll(() => provided, { timeout: 15_000 }).toEqual(expect.arrayContaining([toHex(rendezvousKey(e1Id)), toHex(rendezvousKey(e0Id))]))
     const two = await bob.send('#pub', 'in epoch 1')
     await waitForMessage(alice, (m) => m.id === two.id)
     await alice.send('#pub', 'alice in epoch 1')
