@@ -67,6 +67,10 @@ describe('the previous epoch after a rotation', () => {
     const carol = await user('carol', alice.node.addresses())
     const mallory = await user('mallory', alice.node.addresses())
     await community('club', alice, [bob, carol, mallory])
+    // Carol joined after Bob's profile went out: a text of his makes him a member she knows (without the sync this
+    // test turns off, his profile would come to her with the epoch's history).
+    const hello = await bob.send('#club', 'hello from bob')
+    await waitForMessage(carol, (m) => m.id === hello.id)
     const oldTopic = await topicOf(alice, 'club')
     const old = (await alice.communityList())[0]!.epoch
     const leaked = await alice.communityInvite('club')
