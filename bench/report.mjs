@@ -492,7 +492,10 @@ sustained phase 1,455 and 1,510 µs against 1,128 µs; its one-process p50 8.7 a
 node (1.32x-1.49x); the second (17:57 UTC, also without the copy of every chain per message) 1.55x (1.52x-1.60x) and 1.42x
 (1.30x-1.47x), with sustained throughput 0.86x in both modes; the third (18:34 UTC, with the journal's one-second
 wait; the run shown above when it is dated 18:34, on a faster host again: raw gossipsub's one-process p50 6.5 ms)
-1.61x (1.50x-1.70x) and 1.26x (1.21x-1.32x). Session 8's run had given 1.60x and 1.28x. Sotto's CPU per delivery relative to raw gossipsub's went down (one process 1.44x
+1.61x (1.50x-1.70x) and 1.26x (1.21x-1.32x). Session 8's run had given 1.60x and 1.28x. Session 10's run (19:48 UTC, with the
+previous epoch's grace period of PROTOCOL.md §8.6, which adds one comparison to this path; the run shown above when
+it is dated 19:48; raw gossipsub's one-process p50 7.6 ms) gave 1.65x (1.56x-1.67x) and 1.30x (1.22x-1.36x), with
+sustained throughput 0.69x and 0.74x. Sotto's CPU per delivery relative to raw gossipsub's went down (one process 1.44x
 and 1.27x, from 1.62x). In steady state sotto uses more CPU per delivery than raw
 gossipsub (ratios per round: ${(e.perRound ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} in one process;
 ${(e.perRoundProcesses ?? []).map((r) => `${r.cpuPerDelivery}x`).join(', ')} with one process per node), and its p50
