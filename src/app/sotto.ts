@@ -761,7 +761,7 @@ export class Sotto implements SottoApp {
       }
       const b = this.#store.batch().putCommunity(updated).setEpochKey(c.id, next.epoch, next.serialize())
       if (removed) b.deleteMember(c.id, removed.id)
-      await this.#dropChainStates(b, c.id, current.epoch)
+      await this.#dropEpochsBelow(b, c.id, current.epoch)
       await b.commit()
       this.#forgetCommunities()
       this.#moveCommunityTopic(c.id, current, next)
@@ -1402,7 +1402,7 @@ export class Sotto implements SottoApp {
       b.putCommunity({ ...c, epoch: grant.epoch.epoch, extra })
       b.setEpochKey(c.id, grant.epoch.epoch, grant.epoch.serialize())
       for (const r of removed) b.deleteMember(c.id, r)
-      await this.#dropChainStates(b, c.id, previousEpoch?.epoch ?? grant.epoch.epoch)
+      await this.#dropEpochsBelow(b, c.id, previousEpoch?.epoch ?? grant.epoch.epoch)
       this.#moveCommunityTopic(c.id, current, grant.epoch, previousEpoch !== undefined)
       void this.#announceCommunity(c.id)
       return
@@ -2170,16 +2170,22 @@ export class Sotto implements SottoApp {
   }
 
   /**
-   * Adds to `b` the deletion of the community's chain states (sender and receiver, §10.6) of every epoch below
-   * `below`, and forgets them here: once an epoch's messages are no longer taken, its chain keys only expose.
+   * Adds to `b` the deletion of the community's epoch keys and chain states (sender and receiver, §10.6) of every
+   * epoch below `below`, and forgets them here: once an epoch's messages are no longer taken, its keys only expose
+   * them (envelopes of it that someone kept).
    */
-  async #dropChainStates(b: StoreBatch, communityId: string, below: number): Promise<void> {
+  async #dropEpochsBelow(b: StoreBatch, communityId: string, below: number): Promise<void> {
     for (const { chainId } of await this.#store.listChainStates(communityId)) {
       const e = epochOfChain(chainId)
       if (e === undefined || e >= below) continue
       b.deleteChainState(communityId, chainId)
       this.#receiverCache.delete(`${communityId}:${wholeReceiverChain(e)}`)
       this.#resumableChains.delete(`${communityId}:send:${e}`)
+    }
+    for (const { epoch } of await this.#store.listEpochKeys(communityId)) {
+      if (epoch >= below) continue
+      b.deleteEpochKey(communityId, epoch)
+      this.#epochCache.delete(`${communityId}:${epoch}`)
     }
   }
 
@@ -2194,7 +2200,7 @@ export class Sotto implements SottoApp {
     const extra: StoreObject = { ...c.extra }
     delete extra['previousEpoch']
     const b = this.#store.batch().putCommunity({ ...c, extra })
-    await this.#dropChainStates(b, c.id, c.epoch)
+    await this.#dropEpochsBelow(b, c.id, c.epoch)
     await b.commit()
     this.#forgetCommunities()
     this.#unrouteCommunity(c.id, c.epoch)

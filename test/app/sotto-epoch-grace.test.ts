@@ -49,6 +49,12 @@ async function texts(u: TestUser, name: string): Promise<string[]> {
   return (await u.read(`#${name}`, 1000)).map((m) => m.text)
 }
 
+/** The epochs whose keys `u` holds for the community. */
+async function keyEpochs(u: TestUser, name: string): Promise<number[]> {
+  const c = (await u.store.getCommunityByName(name))!
+  return (await u.store.listEpochKeys(c.id)).map((k) => k.epoch).sort()
+}
+
 /** The epochs of `u`'s chain states (sender and receiver) of the community. */
 async function chainEpochs(u: TestUser, name: string): Promise<number[]> {
   const c = (await u.store.getCommunityByName(name))!
@@ -115,7 +121,7 @@ describe('the previous epoch after a rotation', () => {
     expect((await alice.communityMembers('club')).map((m) => m.name)).not.toContain('eve')
   })
 
-  it('a rotation announces the epoch it leaves as well, and deletes the chain states of the epochs before that one', { timeout: 90_000 }, async () => {
+  it('a rotation announces the epoch it leaves as well, and deletes the keys and chain states of the epochs before that one', { timeout: 90_000 }, async () => {
     const alice = await user('alice2')
     const bob = await user('bob2', alice.node.addresses())
     await community('pub', alice, [bob])
@@ -142,22 +148,25 @@ describe('the previous epoch after a rotation', () => {
     const two = await bob.send('#pub', 'in epoch 1')
     await waitForMessage(alice, (m) => m.id === two.id)
     await alice.send('#pub', 'alice in epoch 1')
-    // Epoch 0 is in its grace period: its states stay, and Alice still reads its topic.
+    // Epoch 0 is in its grace period: its key and states stay, and Alice still reads its topic.
     expect(await chainEpochs(alice, 'pub')).toEqual([0, 1])
+    expect(await keyEpochs(alice, 'pub')).toEqual([0, 1])
     expect(alice.node.topics()).toEqual(expect.arrayContaining([e0, e1]))
 
     await alice.communityRotate('pub')
     await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(2)
     // The rotation to epoch 2 leaves epoch 1 (its grace period begins) and ends epoch 0's: topic and states gone.
     expect(await chainEpochs(alice, 'pub')).toEqual([1])
+    expect(await keyEpochs(alice, 'pub')).toEqual([1, 2])
     expect(alice.node.topics()).not.toContain(e0)
     expect(alice.node.topics()).toContain(e1)
     expect(await chainEpochs(bob, 'pub')).toEqual([1])
+    expect(await keyEpochs(bob, 'pub')).toEqual([1, 2])
 
     expect((await alice.store.getCommunityByName('pub'))!.extra?.['previousEpoch']).toMatchObject({ epoch: 1 })
   })
 
-  it('once the grace period is over, the old epoch is refused, and its topic, chain states and record entry go, for good', { timeout: 90_000 }, async () => {
+  it('once the grace period is over, the old epoch is refused, and its topic, key, chain states and record entry go, for good', { timeout: 90_000 }, async () => {
     // Alice's grace period ends a millisecond after her rotation.
     const alice = await user('alice3', [], 1)
     const bob = await user('bob3', alice.node.addresses())
@@ -175,6 +184,7 @@ describe('the previous epoch after a rotation', () => {
     expect(await texts(alice, 'late')).not.toContain('too late')
     expect((await alice.read('#late', 1000)).map((m) => m.id)).not.toContain(late.id)
     expect(await chainEpochs(alice, 'late')).toEqual([])
+    expect(await keyEpochs(alice, 'late')).toEqual([1])
     expect((await alice.store.getCommunityByName('late'))!.extra?.['previousEpoch']).toBeUndefined()
     // After a restart, still nothing of epoch 0: the new epoch only.
     await alice.stop()
