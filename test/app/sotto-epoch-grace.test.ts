@@ -52,13 +52,13 @@ async function texts(u: TestUser, name: string): Promise<string[]> {
 /** The epochs whose keys `u` holds for the community. */
 async function keyEpochs(u: TestUser, name: string): Promise<number[]> {
   const c = (await u.store.getCommunityByName(name))!
-  return (await u.store.listEpochKeys(c.id)).map((k) => k.epoch).sort()
+  return (await u.store.listEpochKeys(c.id)).map((k) => k.epoch).sort((a, b) => a - b)
 }
 
 /** The epochs of `u`'s chain states (sender and receiver) of the community. */
 async function chainEpochs(u: TestUser, name: string): Promise<number[]> {
   const c = (await u.store.getCommunityByName(name))!
-  return [...new Set((await u.store.listChainStates(c.id)).map((s) => Number(s.chainId.split(':')[1])))].sort()
+  return [...new Set((await u.store.listChainStates(c.id)).map((s) => Number(s.chainId.split(':')[1])))].sort((a, b) => a - b)
 }
 
 afterAll(async () => {
