@@ -192,4 +192,25 @@ describe('the previous epoch after a rotation', () => {
     expect(again.node.topics()).not.toContain(e0)
     expect(again.node.topics()).toContain(await topicOf(again, 'late'))
   })
+
+  it('a malformed previous epoch in the community record (from disk) is ignored: no grace period, and the node works', { timeout: 90_000 }, async () => {
+    const alice = await user('alice4')
+    const bob = await user('bob4', alice.node.addresses())
+    await community('odd', alice, [bob])
+    const e0 = await topicOf(alice, 'odd')
+    await alice.communityRotate('odd')
+    await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(1)
+    let node = alice
+    for (const bad of ['soon', [1], { epoch: 1, until: Date.now() + 60_000, removed: [] }, { epoch: 0, until: 'later', removed: [] }, { epoch: 0, until: Date.now() + 60_000, removed: [7] }]) {
+      const record = (await node.store.getCommunityByName('odd'))!
+      await node.store.putCommunity({ ...record, extra: { ...record.extra, previousEpoch: bad } })
+      await node.stop()
+      node = await user('alice4', [bob.node.addresses()[0]!], undefined, alice.home)
+      // Only the current epoch's topic is read; the record and the community work as before.
+      expect(node.node.topics().filter((t) => t.startsWith('/sotto/1/c/'))).toEqual([await topicOf(node, 'odd')])
+      expect(node.node.topics()).not.toContain(e0)
+      const sent = await bob.send('#odd', `after ${JSON.stringify(bad)}`)
+      await waitForMessage(node, (m) => m.id === sent.id, 20_000)
+    }
+  })
 })
