@@ -129,6 +129,8 @@ interface ReceiverStateInGroup {
   whole: boolean
 }
 
+/** Chain id of this node's sender chain in an epoch (§10.6). */
+const senderChain = (epoch: number): string => `send:${epoch}`
 /** Chain id of an epoch's whole receiver state (before states were stored in parts; read, then replaced). */
 const wholeReceiverChain = (epoch: number): string => `recv:${epoch}`
 /** Chain id of one sender chain's entry in an epoch's receiver state (§10.6). */
@@ -376,8 +378,7 @@ export class Sotto implements SottoApp {
       const epoch = await this.#epochOf(c.id, c.epoch)
       if (epoch !== undefined) this.#route(communityTopic(epoch.topicId), { kind: 'community', communityId: c.id, epoch: c.epoch, keys: epoch })
       // The epoch left at the last rotation, while its grace period lasts (§8.6); #endGraces ends the others.
-      const previous = previousEpochOf(c)
-      const keys = previous !== undefined && previous.until > Date.now() ? await this.#epochOf(c.id, previous.epoch) : undefined
+      const keys = await this.#graceEpochOf(c)
       if (keys !== undefined) this.#route(communityTopic(keys.topicId), { kind: 'community', communityId: c.id, epoch: keys.epoch, keys })
     }
     this.#sync = createSyncService({
@@ -1101,7 +1102,7 @@ export class Sotto implements SottoApp {
    */
   async #sealPost(c: CommunityRecord, content: Content, text: string | undefined, b: StoreBatch, chains: SealedChains): Promise<OutboxEntry> {
     const epoch = await this.#currentEpoch(c)
-    const chainId = `send:${epoch.epoch}`
+    const chainId = senderChain(epoch.epoch)
     const chainKey = `${c.id}:${chainId}`
     let state = chains.get(chainKey)?.state
     if (state === undefined) {
@@ -1965,8 +1966,7 @@ export class Sotto implements SottoApp {
       await this.#node.provide(key, { timeoutMs: 10_000 }).catch(() => undefined)
       await this.#node.findProviders(key, { timeoutMs: 10_000 }).catch(() => undefined)
       // A member still in the epoch left (its grant not arrived yet) finds the members there during its grace period.
-      const previous = previousEpochOf(c)
-      const left = previous !== undefined && previous.until > Date.now() ? await this.#epochOf(c.id, previous.epoch) : undefined
+      const left = await this.#graceEpochOf(c)
       if (left !== undefined) await this.#node.provide(rendezvousKey(left.topicId), { timeoutMs: 10_000 }).catch(() => undefined)
     } catch (err) {
       log('announce failed: %s', err)
@@ -2180,7 +2180,7 @@ export class Sotto implements SottoApp {
       if (e === undefined || e >= below) continue
       b.deleteChainState(communityId, chainId)
       this.#receiverCache.delete(`${communityId}:${wholeReceiverChain(e)}`)
-      this.#resumableChains.delete(`${communityId}:send:${e}`)
+      this.#resumableChains.delete(`${communityId}:${senderChain(e)}`)
     }
     for (const { epoch } of await this.#store.listEpochKeys(communityId)) {
       if (epoch >= below) continue
@@ -2189,9 +2189,15 @@ export class Sotto implements SottoApp {
     }
   }
 
+  /** The community's previous epoch, opened, while its grace period lasts (§8.6); else undefined. */
+  async #graceEpochOf(c: CommunityRecord): Promise<CommunityEpoch | undefined> {
+    const previous = previousEpochOf(c)
+    return previous !== undefined && previous.until > Date.now() ? this.#epochOf(c.id, previous.epoch) : undefined
+  }
+
   /**
-   * Ends the grace period of a community's previous epoch once it is over (§8.6): its route goes, its chain states
-   * are deleted and the community record no longer names it.
+   * Ends the grace period of a community's previous epoch once it is over (§8.6): its route goes, its key and chain
+   * states are deleted, and the community record no longer names it.
    */
   async #endGrace(communityId: string): Promise<void> {
     const c = await this.#store.getCommunity(communityId)

@@ -5,10 +5,9 @@
  * over the epoch's topic and chain states go. Real nodes on 127.0.0.1, real LevelDB.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { initSotto, openSotto } from '../../src/app/index.js'
 import { fromHex, toHex } from '../../src/crypto/primitives.js'
 import { communityTopic, rendezvousKey } from '../../src/protocol/index.js'
-import { ARGON2, cleanup, FAST, PASSPHRASE, type TestUser, tempHome, waitForMessage } from '../integration/helpers.js'
+import { cleanup, FAST, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
 
 const users: TestUser[] = []
 
@@ -17,11 +16,8 @@ const users: TestUser[] = []
  * withheld from gossip must not arrive by sync either) and the grace period given.
  */
 async function user(name: string, bootstrap: string[] = [], epochGraceMs?: number, home?: string): Promise<TestUser> {
-  const dir = home ?? (await tempHome())
-  if (home === undefined) await initSotto({ home: dir, passphrase: PASSPHRASE, name, argon2: ARGON2 })
   const timings = { ...FAST, syncIntervalMs: 600_000, ...(epochGraceMs === undefined ? {} : { epochGraceMs }) }
-  const app = await openSotto({ home: dir, passphrase: PASSPHRASE, argon2: ARGON2, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false, timings })
-  const u = Object.assign(app, { home: dir, name }) as TestUser
+  const u = await startUser(name, bootstrap, home, timings)
   users.push(u)
   return u
 }

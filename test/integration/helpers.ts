@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { initSotto, type MessageView, openSotto, type Sotto, type SottoApp } from '../../src/app/index.js'
+import { initSotto, type MessageView, openSotto, type Sotto, type SottoApp, type SottoTimings } from '../../src/app/index.js'
 import { TEST_ARGON2 } from '../../src/crypto/atrest.js'
 
 /** Test-only Argon2id limits (the minimum libsodium allows) so that opening a store takes milliseconds. */
@@ -23,8 +23,8 @@ export async function tempHome(prefix = 'sotto-it-'): Promise<string> {
   return d
 }
 
-/** Creates and starts a user in a new data directory on 127.0.0.1. */
-export async function startUser(name: string, bootstrap: string[] = [], home?: string): Promise<TestUser> {
+/** Creates and starts a user in a new data directory (or `home`) on 127.0.0.1, with FAST timings unless given. */
+export async function startUser(name: string, bootstrap: string[] = [], home?: string, timings: Partial<SottoTimings> = FAST): Promise<TestUser> {
   const dir = home ?? (await tempHome())
   if (home === undefined) await initSotto({ home: dir, passphrase: PASSPHRASE, name, argon2: ARGON2 })
   const app = await openSotto({
@@ -34,7 +34,7 @@ export async function startUser(name: string, bootstrap: string[] = [], home?: s
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap,
     mdns: false,
-    timings: FAST
+    timings
   })
   return Object.assign(app, { home: dir, name }) as TestUser
 }
