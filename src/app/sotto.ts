@@ -704,7 +704,7 @@ export class Sotto implements SottoApp {
     for (const a of inv.addresses) void this.#node.dial(multiaddrFromBytes(a)).catch(() => undefined)
     void this.#announceCommunity(id)
     // Tell the members who we are: a profile message, so they list us by name.
-    await this.#serial(() => this.#postCommunityContent(id, { type: 'profile', displayName: this.#name, relays: [] }))
+    await this.#serial(() => this.#introduce(id))
     this.#kickOutbox()
     return view
   }
@@ -766,6 +766,7 @@ export class Sotto implements SottoApp {
       await b.commit()
       this.#forgetCommunities()
       this.#moveCommunityTopic(c.id, current, next)
+      await this.#introduce(c.id)
       // The new key goes only to the remaining members, each over a 1:1 session. No network wait in this
       // serial step: a member without a session gets the grant queued, and the outbox looks up the bundles
       // of all of them at once (one DHT look-up each, seconds on a loaded machine) and seals them then.
@@ -1310,6 +1311,7 @@ export class Sotto implements SottoApp {
     const now = Date.now()
     let ack: Uint8Array | undefined
     const notify: MessageRecord[] = []
+    let moved: string | undefined
     switch (content.type) {
       case 'text': {
         const id = toHex(content.messageId)
@@ -1353,7 +1355,7 @@ export class Sotto implements SottoApp {
         break
       }
       case 'epoch-key-grant':
-        await this.#applyGrant(contact, content.grant, b)
+        moved = await this.#applyGrant(contact, content.grant, b)
         // An admin we never talked to: keep the session, but do not list them as a contact request.
         if (contact.state === 'request' && contact.extra?.['hidden'] === undefined) contact = { ...contact, extra: { ...contact.extra, hidden: true } }
         break
@@ -1364,6 +1366,10 @@ export class Sotto implements SottoApp {
     const { messages } = await b.commit()
     // A grant may have moved a community to its next epoch and removed members.
     if (content.type === 'epoch-key-grant') this.#forgetCommunities()
+    if (moved !== undefined) {
+      await this.#introduce(moved)
+      this.#publishFresh()
+    }
     if (ack !== undefined && !messages.some((m) => m.direction === 'in')) ack = undefined
     for (const m of messages) this.#emit(messageView(m, contact.name, m.direction === 'out' ? 'me' : contact.name))
     for (const m of notify) this.#emit(messageView(m, contact.name, 'me'))
@@ -1379,8 +1385,11 @@ export class Sotto implements SottoApp {
     }
   }
 
-  /** A new epoch key from an admin, over 1:1: checked against the community's admins, then installed. */
-  async #applyGrant(from: ContactRecord, grantBytes: Uint8Array, b: StoreBatch): Promise<void> {
+  /**
+   * A new epoch key from an admin, over 1:1: checked against the community's admins, then installed. Returns the
+   * community it moved, if any.
+   */
+  async #applyGrant(from: ContactRecord, grantBytes: Uint8Array, b: StoreBatch): Promise<string | undefined> {
     for (const c of await this.#store.listCommunities()) {
       const admins = new Set(this.#admins(c))
       if (!admins.has(from.identityKey)) continue
@@ -1406,8 +1415,18 @@ export class Sotto implements SottoApp {
       await this.#dropEpochsBelow(b, c.id, previousEpoch?.epoch ?? grant.epoch.epoch)
       this.#moveCommunityTopic(c.id, current, grant.epoch, previousEpoch !== undefined)
       void this.#announceCommunity(c.id)
-      return
+      return c.id
     }
+    return undefined
+  }
+
+  /**
+   * Posts this node's profile in the community's current epoch: on joining, and in every epoch it moves to (§8.6).
+   * Then everyone who holds an epoch has posted in it, so a member who joined later (an admin among them, who grants
+   * the next key to the members it knows) knows every member from the epoch's own history, silent ones included.
+   */
+  async #introduce(communityId: string): Promise<void> {
+    await this.#postCommunityContent(communityId, { type: 'profile', displayName: this.#name, relays: [] })
   }
 
   /**

@@ -152,11 +152,12 @@ describe('the previous epoch after a rotation', () => {
     await alice.communityRotate('pub')
     await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(2)
     // The rotation to epoch 2 leaves epoch 1 (its grace period begins) and ends epoch 0's: topic and states gone.
-    expect(await chainEpochs(alice, 'pub')).toEqual([1])
+    // (Epoch 2's chains are those of the profiles each posts in an epoch it moves to.)
+    expect(await chainEpochs(alice, 'pub')).toEqual([1, 2])
     expect(await keyEpochs(alice, 'pub')).toEqual([1, 2])
     expect(alice.node.topics()).not.toContain(e0)
     expect(alice.node.topics()).toContain(e1)
-    expect(await chainEpochs(bob, 'pub')).toEqual([1])
+    expect(await chainEpochs(bob, 'pub')).toEqual([1, 2])
     expect(await keyEpochs(bob, 'pub')).toEqual([1, 2])
 
     expect((await alice.store.getCommunityByName('pub'))!.extra?.['previousEpoch']).toMatchObject({ epoch: 1 })
@@ -179,7 +180,8 @@ describe('the previous epoch after a rotation', () => {
     await expect.poll(() => alice.node.topics().includes(e0), { timeout: 15_000 }).toBe(false)
     expect(await texts(alice, 'late')).not.toContain('too late')
     expect((await alice.read('#late', 1000)).map((m) => m.id)).not.toContain(late.id)
-    expect(await chainEpochs(alice, 'late')).toEqual([])
+    // Epoch 1's chain is that of the profile she posted there at her rotation.
+    expect(await chainEpochs(alice, 'late')).toEqual([1])
     expect(await keyEpochs(alice, 'late')).toEqual([1])
     expect((await alice.store.getCommunityByName('late'))!.extra?.['previousEpoch']).toBeUndefined()
     // After a restart, still nothing of epoch 0: the new epoch only.
@@ -208,5 +210,33 @@ describe('the previous epoch after a rotation', () => {
       const sent = await bob.send('#odd', `after ${JSON.stringify(bad)}`)
       await waitForMessage(node, (m) => m.id === sent.id, 20_000)
     }
+  })
+})
+
+describe('members across rotations', () => {
+  it('a member who never writes is known to an admin who joined after her, and gets the key at that admin\'s rotation', { timeout: 120_000 }, async () => {
+    // Periodic sync on: Carol learns the epoch's history (the profiles in it) from the others.
+    const start = async (name: string, bootstrap: string[] = []): Promise<TestUser> => {
+      const u = await startUser(name, bootstrap)
+      users.push(u)
+      return u
+    }
+    const alice = await start('alice5')
+    const bob = await start('bob5', alice.node.addresses())
+    await community('lurk', alice, [bob])
+    // Bob never writes a text. Alice rotates; Bob's profile of epoch 0 is in an epoch Carol will never hold.
+    await alice.communityRotate('lurk')
+    await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(1)
+    const carol = await start('carol5', alice.node.addresses())
+    await carol.communityJoin(await alice.communityInvite('lurk'))
+    // Carol knows Bob from what he posted in epoch 1 (his profile there, which she gets with the epoch's history).
+    await expect.poll(async () => (await carol.communityMembers('lurk')).map((m) => m.name).sort(), { timeout: 20_000 }).toEqual(['alice5', 'bob5', 'carol5'])
+    await expect.poll(async () => (await alice.communityMembers('lurk')).length, { timeout: 20_000 }).toBe(3)
+    await alice.communityPromote('lurk', 'carol5')
+    await expect.poll(async () => (await carol.communityMembers('lurk')).find((m) => m.name === 'carol5')?.role, { timeout: 15_000 }).toBe('admin')
+    await carol.communityRotate('lurk')
+    for (const u of [alice, bob]) await expect.poll(async () => (await u.communityList())[0]!.epoch, { timeout: 20_000 }).toBe(2)
+    const sent = await bob.send('#lurk', 'bob in epoch 2')
+    for (const u of [alice, carol]) await waitForMessage(u, (m) => m.id === sent.id, 20_000)
   })
 })
