@@ -60,6 +60,13 @@ export class BadInviteError extends AppError {
   }
 }
 
+/** A new passphrase that cannot be used (empty). */
+export class BadPassphraseError extends AppError {
+  constructor(reason: string) {
+    super('BAD_PASSPHRASE', reason)
+  }
+}
+
 /** A name that is already taken, empty, or too long. */
 export class BadNameError extends AppError {
   constructor(reason: string) {

@@ -1,6 +1,7 @@
 /**
  * Opening a user's node: `initSotto` creates an identity and its store in a data directory, `openSotto`
- * unlocks the store, starts the libp2p node and returns the running app (src/app/api.ts).
+ * unlocks the store, starts the libp2p node and returns the running app (src/app/api.ts); `changePassphrase`
+ * rewraps the store's key under a new passphrase.
  */
 import { join } from 'node:path'
 import { DEFAULT_ARGON2 } from '../crypto/atrest.js'
@@ -23,6 +24,7 @@ import { sottoRecordTypes } from './dht-records.js'
 import type { IdView, SottoApp, SottoOptions } from './api.js'
 import {
   AlreadyInitialisedError,
+  BadPassphraseError,
   DataDirLockedError,
   NotInitialisedError,
   WrongPassphraseAppError
@@ -78,6 +80,27 @@ export async function initSotto(options: SottoOptions & { name?: string }): Prom
       safetyNumber: ownFingerprintDigits(identity.publicKey.signingKey),
       fingerprint: shortFingerprint(key)
     }
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * Changes the passphrase of the data directory in `options.home` (with no daemon running on it): opens the store with
+ * `options.passphrase` and rewraps its database key under `newPassphrase` with Argon2id limits `options.argon2` (the
+ * defaults unless given). One record changes, in one write (PROTOCOL.md §10.1): a crash leaves the old passphrase or
+ * the new one working, never neither.
+ */
+export async function changePassphrase(options: SottoOptions & { newPassphrase: string }): Promise<void> {
+  if (options.newPassphrase === '') throw new BadPassphraseError('the new passphrase must not be empty')
+  let store: Store
+  try {
+    store = await openLevelStore(storeDirectory(options.home), options.passphrase, { argon2: options.argon2 })
+  } catch (err) {
+    throw mapOpenError(err, options.home)
+  }
+  try {
+    await store.changePassphrase(options.newPassphrase, options.argon2 ?? DEFAULT_ARGON2)
   } finally {
     await store.close()
   }

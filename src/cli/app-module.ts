@@ -13,6 +13,7 @@ export interface AppModule {
   initSotto(options: SottoOptions & { name?: string }): Promise<IdView>
   openSotto(options: SottoOptions): Promise<SottoApp>
   runRelay?: (options: RelayOptions) => Promise<RelayHandle>
+  changePassphrase?: (options: SottoOptions & { newPassphrase: string }) => Promise<void>
 }
 
 /** Compile-time check that src/app/index.ts provides what `loadApp` promises. */

@@ -48,24 +48,32 @@ export function promptHidden(question: string, io: PromptIo): Promise<string> {
 
 /** Options of `getPassphrase`. */
 export interface PassphraseOptions {
-  /** Ask twice and compare (when creating an identity). */
+  /** Ask twice and compare (when creating an identity, or choosing a new passphrase). */
   confirm?: boolean
+  /** The new passphrase of `sotto passphrase`: from `SOTTO_NEW_PASSPHRASE`, asked as "new passphrase". */
+  fresh?: boolean
 }
 
-/** The passphrase from `SOTTO_PASSPHRASE` or an interactive prompt; fails when neither is possible. */
+/**
+ * The passphrase from `SOTTO_PASSPHRASE` (`SOTTO_NEW_PASSPHRASE` for a new one) or an interactive prompt; fails
+ * when neither is possible.
+ */
 export async function getPassphrase(
-  env: { SOTTO_PASSPHRASE?: string },
+  env: { SOTTO_PASSPHRASE?: string; SOTTO_NEW_PASSPHRASE?: string },
   io: PromptIo,
   options: PassphraseOptions = {}
 ): Promise<string> {
-  if (env.SOTTO_PASSPHRASE !== undefined && env.SOTTO_PASSPHRASE !== '') return env.SOTTO_PASSPHRASE
+  const variable = options.fresh ? 'SOTTO_NEW_PASSPHRASE' : 'SOTTO_PASSPHRASE'
+  const label = options.fresh ? 'new passphrase' : 'passphrase'
+  const given = env[variable]
+  if (given !== undefined && given !== '') return given
   if (io.stdin.isTTY !== true || typeof io.stdin.setRawMode !== 'function') {
-    throw new UsageError('no passphrase: set SOTTO_PASSPHRASE or run in a terminal to be asked')
+    throw new UsageError(`no ${label}: set ${variable} or run in a terminal to be asked`)
   }
-  const first = await promptHidden('passphrase: ', io)
-  if (first === '') throw new UsageError('the passphrase must not be empty')
+  const first = await promptHidden(`${label}: `, io)
+  if (first === '') throw new UsageError(`the ${label} must not be empty`)
   if (options.confirm) {
-    const again = await promptHidden('passphrase again: ', io)
+    const again = await promptHidden(`${label} again: `, io)
     if (again !== first) throw new UsageError('the passphrases do not match')
   }
   return first

@@ -84,7 +84,8 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
-      '\nEnvironment: SOTTO_HOME (data directory), SOTTO_PASSPHRASE, DEBUG=sotto:* (logs).\n' +
+      '\nEnvironment: SOTTO_HOME (data directory), SOTTO_PASSPHRASE (SOTTO_NEW_PASSPHRASE for `sotto passphrase`),\n' +
+        'DEBUG=sotto:* (logs).\n' +
         'Exit codes: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 wrong passphrase, 5 not initialised.'
     )
 
@@ -155,6 +156,25 @@ export function buildProgram(ctx: CliContext): Command {
       await stopping(ctx, () => daemon.stop())
       if (opts.json) printJsonLines(out, [{ event: 'stopped' }])
       else out.write('sotto daemon stopped\n')
+    })
+
+  program
+    .command('passphrase')
+    .description('change the passphrase that encrypts your data directory (with the daemon stopped)')
+    .action(async () => {
+      const dir = home()
+      const argon2 = argon2FromEnv(ctx.env)
+      // The store is rewrapped while it is closed: refuse before asking for anything.
+      await claimSocket(dir).catch((err: Error) => {
+        throw new CliError(`${err.message}: stop it first, then change the passphrase`)
+      })
+      const old = await passphrase()
+      const fresh = await getPassphrase(ctx.env, { stdin: ctx.stdin, stderr: ctx.stderr }, { confirm: true, fresh: true })
+      if (fresh === old) throw new UsageError('the new passphrase is the same as the old one')
+      const app = await ctx.loadApp()
+      if (typeof app.changePassphrase !== 'function') throw new CliError('changing the passphrase is not available in this version of sotto')
+      await app.changePassphrase({ home: dir, passphrase: old, newPassphrase: fresh, argon2 })
+      out.write(`passphrase changed for ${dir}\n`)
     })
 
   program

@@ -139,7 +139,7 @@ describe('the built sotto command', () => {
     const home = await newHome()
     const top = await sotto(['--help'], home)
     expect(top.code).toBe(0)
-    for (const cmd of ['init', 'daemon', 'id', 'contact', 'send', 'read', 'community', 'status', 'relay', 'chat', 'demo']) {
+    for (const cmd of ['init', 'daemon', 'passphrase', 'id', 'contact', 'send', 'read', 'community', 'status', 'relay', 'chat', 'demo']) {
       expect(top.stdout).toContain(`  ${cmd}`)
     }
     for (const cmd of [['contact', 'verify'], ['community', 'rotate'], ['read'], ['daemon']]) {
@@ -233,6 +233,43 @@ describe('the built sotto command with the app', () => {
     const empty = await sotto(['daemon', '--no-mdns'], await newHome(), { SOTTO_PASSPHRASE: 'x' })
     expect(empty.code).toBe(5)
     oneLine(empty)
+  }, 60_000)
+
+  it('passphrase changes the passphrase with the daemon stopped: the old one is refused after, the node and its history open with the new one', async () => {
+    const home = await newHome()
+    const daemonArgs = ['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
+    expect((await sotto(['init', '--name', 'pat'], home, { SOTTO_PASSPHRASE: 'old pw' })).code).toBe(0)
+    const d = new Running(daemonArgs, home, { SOTTO_PASSPHRASE: 'old pw' })
+    running.push(d)
+    const before = JSON.parse(await d.line((l) => l.includes('"ready"')))
+    expect((await sotto(['community', 'create', 'notes'], home)).code).toBe(0)
+    expect((await sotto(['send', '#notes', 'written under the old passphrase'], home)).code).toBe(0)
+    // While the daemon runs: refused before any passphrase is read.
+    const busy = await sotto(['passphrase'], home)
+    expect(busy.code).toBe(1)
+    expect(busy.stderr).toBe(`sotto: a sotto daemon is already running for ${home}: stop it first, then change the passphrase\n`)
+    expect(await d.stop()).toBe(0)
+    // A wrong old passphrase (4), no new one (2), the same one again (2): nothing changes.
+    const wrong = await sotto(['passphrase'], home, { SOTTO_PASSPHRASE: 'nope', SOTTO_NEW_PASSPHRASE: 'new pw' })
+    expect(wrong.code).toBe(4)
+    oneLine(wrong)
+    const none = await sotto(['passphrase'], home, { SOTTO_PASSPHRASE: 'old pw' })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toBe('sotto: no new passphrase: set SOTTO_NEW_PASSPHRASE or run in a terminal to be asked\n')
+    const same = await sotto(['passphrase'], home, { SOTTO_PASSPHRASE: 'old pw', SOTTO_NEW_PASSPHRASE: 'old pw' })
+    expect(same.code).toBe(2)
+    oneLine(same)
+    const changed = await sotto(['passphrase'], home, { SOTTO_PASSPHRASE: 'old pw', SOTTO_NEW_PASSPHRASE: 'new pw' })
+    expect(changed.code).toBe(0)
+    expect(changed.stdout).toBe(`passphrase changed for ${home}\n`)
+    const old = await sotto(daemonArgs, home, { SOTTO_PASSPHRASE: 'old pw' })
+    expect(old.code).toBe(4)
+    const again = new Running(daemonArgs, home, { SOTTO_PASSPHRASE: 'new pw' })
+    running.push(again)
+    expect(JSON.parse(await again.line((l) => l.includes('"ready"'))).peerId).toBe(before.peerId)
+    expect(JSON.parse((await sotto(['id', '--json'], home)).stdout)).toMatchObject({ name: 'pat' })
+    const read = (await sotto(['read', '#notes', '--json'], home)).stdout.trim().split('\n').map((l) => JSON.parse(l).text)
+    expect(read).toEqual(['written under the old passphrase'])
   }, 60_000)
 
   it('a daemon serves status and id, refuses a second daemon, and stops cleanly on SIGTERM', async () => {

@@ -285,6 +285,45 @@ describe('init, daemon and relay with an app module', () => {
     expect(h2.err()).toBe(`sotto: an identity already exists in ${dir}\n`)
   })
 
+  it('passphrase asks on the terminal for the old one and the new one twice, and passes them to the app', async () => {
+    const answers = (replies: Record<string, string[]>): { h: Harness; asked: string[]; err: () => string } => {
+      const asked: string[] = []
+      let err = ''
+      const h = harness({ env: { SOTTO_HOME: dir }, app })
+      const stdin = h.ctx.stdin as PassThrough & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown }
+      stdin.isTTY = true
+      stdin.setRawMode = () => stdin
+      h.ctx.stderr = {
+        write: (s: string) => {
+          err += s
+          const reply = replies[s]?.shift()
+          if (reply !== undefined) {
+            asked.push(s)
+            setImmediate(() => stdin.write(`${reply}\r`))
+          }
+          return true
+        }
+      }
+      return { h, asked, err: () => err }
+    }
+    let got: (SottoOptions & { newPassphrase: string }) | undefined
+    const app: Partial<AppModule> = {
+      changePassphrase: async (o) => {
+        got = o
+      }
+    }
+    const ok = answers({ 'passphrase: ': ['old'], 'new passphrase: ': ['new'], 'new passphrase again: ': ['new'] })
+    expect(await run(['passphrase'], ok.h.ctx)).toBe(0)
+    expect(ok.asked).toEqual(['passphrase: ', 'new passphrase: ', 'new passphrase again: '])
+    expect(got).toEqual({ home: dir, passphrase: 'old', newPassphrase: 'new', argon2: undefined })
+    expect(ok.h.out()).toBe(`passphrase changed for ${dir}\n`)
+    got = undefined
+    const typo = answers({ 'passphrase: ': ['old'], 'new passphrase: ': ['new'], 'new passphrase again: ': ['mew'] })
+    expect(await run(['passphrase'], typo.h.ctx)).toBe(ExitCode.usage)
+    expect(typo.err()).toContain('sotto: the passphrases do not match\n')
+    expect(got).toBeUndefined()
+  })
+
   it('rejects an unknown SOTTO_ARGON2 value', async () => {
     const h = harness({ env: { SOTTO_HOME: dir, SOTTO_PASSPHRASE: 'pw', SOTTO_ARGON2: 'fast' } })
     expect(await run(['init'], h.ctx)).toBe(ExitCode.usage)
