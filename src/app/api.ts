@@ -110,6 +110,11 @@ export interface SottoApi {
   read(to?: string, limit?: number): Promise<MessageView[]>
   /** Marks every received message of a conversation as read. */
   markRead(to: string): Promise<void>
+  /**
+   * Deletes this node's copy of a conversation's messages: all of them, or those stored more than `olderThanMs` ago.
+   * Returns how many. Other people's copies are not touched, nor the ciphertext envelopes this node keeps for sync.
+   */
+  clear(to: string, olderThanMs?: number): Promise<number>
   /** Calls `listener` for every message stored or whose status changed; returns an unsubscribe. */
   subscribe(listener: (message: MessageView) => void): () => void
 

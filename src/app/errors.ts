@@ -60,6 +60,13 @@ export class BadInviteError extends AppError {
   }
 }
 
+/** An argument out of its range (a negative age, say). */
+export class BadArgumentError extends AppError {
+  constructor(reason: string) {
+    super('BAD_ARGUMENT', reason)
+  }
+}
+
 /** A new passphrase that cannot be used (empty). */
 export class BadPassphraseError extends AppError {
   constructor(reason: string) {

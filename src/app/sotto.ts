@@ -76,6 +76,7 @@ import type {
   VerifyView
 } from './api.js'
 import {
+  BadArgumentError,
   BadInviteError,
   BadMessageError,
   BadNameError,
@@ -624,6 +625,18 @@ export class Sotto implements SottoApp {
         if (m.direction === 'in' && m.status === 'received') b.setMessageStatus(m.id, 'read')
       }
       if (b.length > 0) await b.commit()
+    })
+  }
+
+  async clear(to: string, olderThanMs?: number): Promise<number> {
+    if (olderThanMs !== undefined && (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0)) {
+      throw new BadArgumentError('the age must be a whole number of milliseconds, 0 or more')
+    }
+    return this.#serial(async () => {
+      const conversation = await this.#conversationId(to)
+      // Age counts from when this node stored a message (receivedAt); maxCount 0 is every message.
+      const limits = olderThanMs === undefined ? { maxCount: 0 } : { maxAgeMs: olderThanMs }
+      return (await this.#store.prune({ messages: { conversation, ...limits } })).messages
     })
   }
 
@@ -1367,7 +1380,8 @@ export class Sotto implements SottoApp {
     // A grant may have moved a community to its next epoch and removed members.
     if (content.type === 'epoch-key-grant') this.#forgetCommunities()
     if (moved !== undefined) {
-      await this.#introduce(moved)
+      // The grant is installed whatever becomes of this post: a failure here is logged, not the message's.
+      await this.#introduce(moved).catch((err) => log.error('posting the profile in a new epoch failed: %s', err))
       this.#publishFresh()
     }
     if (ack !== undefined && !messages.some((m) => m.direction === 'in')) ack = undefined

@@ -62,6 +62,15 @@ const positiveInt = (value: string): number => {
   return n
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/** An age such as `90s`, `30m`, `12h`, `7d` or `2w`, in milliseconds. */
+const duration = (value: string): number => {
+  const match = /^(\d{1,9})([smhdw])$/.exec(value)
+  if (match === null) throw new InvalidArgumentError('must be a number with s, m, h, d or w, e.g. 7d')
+  return Number(match[1]) * UNIT_MS[match[2]!]!
+}
+
 /** `#garden` and `garden` name the same community in community commands. */
 const communityName = (name: string): string => name.replace(/^#/, '')
 
@@ -324,6 +333,20 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--json', 'one JSON object per message per line')
     .action((to: string | undefined, opts: { follow?: boolean; limit?: number; json?: boolean }) =>
       withApi((api) => readMessages(api, ctx, to, opts))
+    )
+
+  program
+    .command('clear')
+    .description("delete this node's copy of a conversation's messages (others keep theirs)")
+    .argument('<to>', "contact name or '#community'")
+    .option('--older-than <age>', 'only messages stored longer ago than this: a number with s, m, h, d or w (e.g. 30d)', duration)
+    .option('--json', 'print {"deleted": n} as JSON')
+    .action((to: string, opts: { olderThan?: number; json?: boolean }) =>
+      withApi(async (api) => {
+        const deleted = await api.clear(to, opts.olderThan)
+        if (opts.json) return printJsonLines(out, [{ deleted }])
+        out.write(`deleted ${deleted} message${deleted === 1 ? '' : 's'} of ${clean(to)} from this node\n`)
+      })
     )
 
   const community = program.command('community').description('create, join and manage communities')

@@ -107,6 +107,7 @@ export const METHODS = {
   send: ['string', 'string'],
   read: ['string?', 'number?'],
   markRead: ['string'],
+  clear: ['string', 'number?'],
   communityCreate: ['string'],
   communityInvite: ['string'],
   communityJoin: ['string', 'string?'],
@@ -519,6 +520,9 @@ export class RemoteApi implements ApiConnection {
   }
   async markRead(to: string): Promise<void> {
     await this.#call('markRead', to)
+  }
+  clear(to: string, olderThanMs?: number): Promise<number> {
+    return this.#call('clear', to, olderThanMs)
   }
   subscribe(listener: (message: MessageView) => void): () => void {
     this.#listeners.add(listener)

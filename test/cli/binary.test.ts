@@ -139,7 +139,7 @@ describe('the built sotto command', () => {
     const home = await newHome()
     const top = await sotto(['--help'], home)
     expect(top.code).toBe(0)
-    for (const cmd of ['init', 'daemon', 'passphrase', 'id', 'contact', 'send', 'read', 'community', 'status', 'relay', 'chat', 'demo']) {
+    for (const cmd of ['init', 'daemon', 'passphrase', 'id', 'contact', 'send', 'read', 'clear', 'community', 'status', 'relay', 'chat', 'demo']) {
       expect(top.stdout).toContain(`  ${cmd}`)
     }
     for (const cmd of [['contact', 'verify'], ['community', 'rotate'], ['read'], ['daemon']]) {
@@ -270,6 +270,34 @@ describe('the built sotto command with the app', () => {
     expect(JSON.parse((await sotto(['id', '--json'], home)).stdout)).toMatchObject({ name: 'pat' })
     const read = (await sotto(['read', '#notes', '--json'], home)).stdout.trim().split('\n').map((l) => JSON.parse(l).text)
     expect(read).toEqual(['written under the old passphrase'])
+  }, 60_000)
+
+  it('clear deletes a conversation\'s messages on this node, all or those older than an age; bad ages and names are refused', async () => {
+    const home = await newHome()
+    expect((await sotto(['init', '--name', 'cleo'], home, { SOTTO_PASSPHRASE: 'pw' })).code).toBe(0)
+    const d = new Running(['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], home, { SOTTO_PASSPHRASE: 'pw' })
+    running.push(d)
+    await d.line((l) => l.includes('"ready"'))
+    expect((await sotto(['community', 'create', 'notes'], home)).code).toBe(0)
+    for (const t of ['first', 'second']) expect((await sotto(['send', '#notes', t], home)).code).toBe(0)
+    const texts = async (): Promise<string[]> => (await sotto(['read', '#notes', '--json'], home)).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).text)
+    expect(await texts()).toEqual(['first', 'second'])
+    const young = await sotto(['clear', '#notes', '--older-than', '1d'], home)
+    expect(young.code).toBe(0)
+    expect(young.stdout).toBe('deleted 0 messages of #notes from this node\n')
+    expect(await texts()).toEqual(['first', 'second'])
+    for (const bad of ['7', '7x', '-1d', 'soon']) {
+      const r = await sotto(['clear', '#notes', '--older-than', bad], home)
+      expect(r.code, bad).toBe(2)
+      oneLine(r)
+    }
+    const nobody = await sotto(['clear', 'nobody'], home)
+    expect(nobody.code).toBe(1)
+    oneLine(nobody)
+    const all = await sotto(['clear', '#notes', '--json'], home)
+    expect(all.code).toBe(0)
+    expect(JSON.parse(all.stdout)).toEqual({ deleted: 2 })
+    expect(await texts()).toEqual([])
   }, 60_000)
 
   it('a daemon serves status and id, refuses a second daemon, and stops cleanly on SIGTERM', async () => {

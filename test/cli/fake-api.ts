@@ -162,6 +162,12 @@ export class FakeApi implements SottoApi {
     this.#record('markRead', [to])
     for (const m of this.messages) if (m.conversation === to && m.status === 'received') m.status = 'read'
   }
+  async clear(to: string, olderThanMs?: number): Promise<number> {
+    this.#record('clear', [to, olderThanMs])
+    const before = this.messages.length
+    this.messages = this.messages.filter((m) => m.conversation !== to || (olderThanMs !== undefined && Date.now() - m.receivedAt <= olderThanMs))
+    return before - this.messages.length
+  }
   subscribe(listener: (message: MessageView) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
