@@ -115,6 +115,12 @@ export interface SottoApi {
    * Returns how many. Other people's copies are not touched, nor the ciphertext envelopes this node keeps for sync.
    */
   clear(to: string, olderThanMs?: number): Promise<number>
+  /**
+   * A conversation's retention on this node, in ms (0: everything is kept). With `ageMs`, sets it (0 turns it off):
+   * from then on this node deletes the conversation's messages once they were stored longer ago than that (checked
+   * at once, and every minute). Other people's copies are not touched. Returns the retention now in force.
+   */
+  retention(to: string, ageMs?: number): Promise<number>
   /** Calls `listener` for every message stored or whose status changed; returns an unsubscribe. */
   subscribe(listener: (message: MessageView) => void): () => void
 

@@ -227,6 +227,8 @@ export interface SottoTimings {
    * remove, ms (PROTOCOL.md §8.6): a member sends in the epoch it holds until its grant arrives.
    */
   epochGraceMs: number
+  /** How often the history of conversations with a retention (`retention`) is pruned, ms. */
+  retentionCheckMs: number
 }
 
 /** Default timings for real use. */
@@ -237,8 +239,21 @@ export const DEFAULT_TIMINGS: SottoTimings = Object.freeze({
   republishMs: 6 * 60 * 60 * 1000,
   syncIntervalMs: 30_000,
   historyFlushMs: 1_000,
-  epochGraceMs: 7 * 24 * 60 * 60 * 1000
+  epochGraceMs: 7 * 24 * 60 * 60 * 1000,
+  retentionCheckMs: 60_000
 })
+
+/** A conversation's retention (ms; 0 = keep everything), from its contact or community record (`extra.retentionMs`). */
+function retentionOf(record: { extra?: StoreObject }): number {
+  const v = record.extra?.['retentionMs']
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0
+}
+
+/** `extra` with the retention set (0 removes it). */
+function withRetention(extra: StoreObject | undefined, ageMs: number): StoreObject {
+  const { retentionMs: _, ...rest } = extra ?? {}
+  return ageMs > 0 ? { ...rest, retentionMs: ageMs } : rest
+}
 
 /** Below this many one-time prekeys left, a fresh batch is generated and the bundle re-published. */
 const MIN_ONE_TIME_PREKEYS = 8
@@ -407,7 +422,11 @@ export class Sotto implements SottoApp {
     void this.#publishBundle()
     for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
     await this.#serial(() => this.#endGraces())
+    await this.#serial(() => this.#applyRetention())
     this.#timers.push(setInterval(() => this.#kickOutbox(), this.#timings.outboxIntervalMs))
+    this.#timers.push(
+      setInterval(() => void this.#serial(() => this.#applyRetention()).catch((err) => log.error('pruning history failed: %s', err)), this.#timings.retentionCheckMs)
+    )
     this.#timers.push(
       setInterval(() => {
         void this.#serial(() => this.#ensurePrekeys()).then(() => this.#publishBundle())
@@ -638,6 +657,38 @@ export class Sotto implements SottoApp {
       const limits = olderThanMs === undefined ? { maxCount: 0 } : { maxAgeMs: olderThanMs }
       return (await this.#store.prune({ messages: { conversation, ...limits } })).messages
     })
+  }
+
+  async retention(to: string, ageMs?: number): Promise<number> {
+    if (ageMs !== undefined && (!Number.isSafeInteger(ageMs) || ageMs < 0)) {
+      throw new BadArgumentError('the age must be a whole number of milliseconds, 0 (off) or more')
+    }
+    return this.#serial(async () => {
+      if (to.startsWith('#')) {
+        const c = await this.#communityByName(to)
+        if (ageMs === undefined) return retentionOf(c)
+        await this.#store.batch().putCommunity({ ...c, extra: withRetention(c.extra, ageMs) }).commit()
+        this.#forgetCommunities()
+        await this.#pruneConversation(c.id, ageMs)
+        return ageMs
+      }
+      const contact = await this.#contactByName(to)
+      if (ageMs === undefined) return retentionOf(contact)
+      await this.#store.batch().putContact({ ...contact, extra: withRetention(contact.extra, ageMs) }).commit()
+      await this.#pruneConversation(contact.id, ageMs)
+      return ageMs
+    })
+  }
+
+  /** Deletes the messages of every conversation with a retention that were stored longer ago than it. */
+  async #applyRetention(): Promise<void> {
+    for (const c of [...(await this.#store.listContacts()), ...(await this.#store.listCommunities())]) {
+      await this.#pruneConversation(c.id, retentionOf(c))
+    }
+  }
+
+  async #pruneConversation(conversation: string, ageMs: number): Promise<void> {
+    if (ageMs > 0) await this.#store.prune({ messages: { conversation, maxAgeMs: ageMs } })
   }
 
   subscribe(listener: (message: MessageView) => void): () => void {

@@ -71,6 +71,12 @@ const duration = (value: string): number => {
   return Number(match[1]) * UNIT_MS[match[2]!]!
 }
 
+/** An age in the largest unit that divides it exactly (`7d`, `90m`). */
+const formatAge = (ms: number): string => {
+  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`
+  return `${ms} ms`
+}
+
 /** `#garden` and `garden` name the same community in community commands. */
 const communityName = (name: string): string => name.replace(/^#/, '')
 
@@ -346,6 +352,30 @@ export function buildProgram(ctx: CliContext): Command {
         const deleted = await api.clear(to, opts.olderThan)
         if (opts.json) return printJsonLines(out, [{ deleted }])
         out.write(`deleted ${deleted} message${deleted === 1 ? '' : 's'} of ${clean(to)} from this node\n`)
+      })
+    )
+
+  program
+    .command('retention')
+    .description("show or set how long this node keeps a conversation's messages (others keep theirs)")
+    .argument('<to>', "contact name or '#community'")
+    .argument('[age]', "delete messages once stored longer ago than this (e.g. 7d; s, m, h, d or w), or 'off'")
+    .option('--json', 'print {"conversation", "retentionMs"} as JSON (0: kept)')
+    .action((to: string, age: string | undefined, opts: { json?: boolean }) =>
+      withApi(async (api) => {
+        let ageMs: number | undefined
+        try {
+          ageMs = age === undefined ? undefined : age === 'off' ? 0 : duration(age)
+        } catch {
+          throw new UsageError(`the age must be 'off' or a number with s, m, h, d or w (e.g. 7d), not '${clean(age!)}'`)
+        }
+        const retentionMs = await api.retention(to, ageMs)
+        if (opts.json) return printJsonLines(out, [{ conversation: to, retentionMs }])
+        out.write(
+          retentionMs === 0
+            ? `${clean(to)}: messages are kept on this node\n`
+            : `${clean(to)}: this node deletes messages ${formatAge(retentionMs)} after storing them\n`
+        )
       })
     )
 

@@ -108,6 +108,7 @@ export const METHODS = {
   read: ['string?', 'number?'],
   markRead: ['string'],
   clear: ['string', 'number?'],
+  retention: ['string', 'number?'],
   communityCreate: ['string'],
   communityInvite: ['string'],
   communityJoin: ['string', 'string?'],
@@ -523,6 +524,9 @@ export class RemoteApi implements ApiConnection {
   }
   clear(to: string, olderThanMs?: number): Promise<number> {
     return this.#call('clear', to, olderThanMs)
+  }
+  retention(to: string, ageMs?: number): Promise<number> {
+    return this.#call('retention', to, ageMs)
   }
   subscribe(listener: (message: MessageView) => void): () => void {
     this.#listeners.add(listener)

@@ -1,19 +1,30 @@
 /**
  * Clearing a conversation's history on this node (`clear`): all of it, or what was stored longer ago than an age; other
- * conversations and other people's copies untouched; nothing comes back after a restart and the peers' sync. Real nodes
- * on 127.0.0.1, real LevelDB.
+ * conversations and other people's copies untouched; nothing comes back after a restart and the peers' sync. A
+ * conversation's retention (`retention`): the node deletes what is older, at once and then periodically. Real nodes on
+ * 127.0.0.1, real LevelDB.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { BadArgumentError, UnknownCommunityError } from '../../src/app/index.js'
-import { cleanup, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
+import { BadArgumentError, type SottoTimings, UnknownCommunityError, UnknownContactError } from '../../src/app/index.js'
+import { cleanup, FAST, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
 
 const users: TestUser[] = []
-const start = async (name: string, bootstrap: string[] = [], home?: string): Promise<TestUser> => {
-  const u = await startUser(name, bootstrap, home)
+const start = async (name: string, bootstrap: string[] = [], home?: string, timings: Partial<SottoTimings> = FAST): Promise<TestUser> => {
+  const u = await startUser(name, bootstrap, home, timings)
   users.push(u)
   return u
 }
 const texts = async (u: TestUser, to: string): Promise<string[]> => (await u.read(to, 1000)).map((m) => m.text)
+const DAY = 86_400_000
+let n = 0
+/** Writes a message into `u`'s store as if its node had stored it `days` ago; returns its text. */
+async function oldMessage(u: TestUser, community: string, days = 2): Promise<string> {
+  const c = (await u.store.getCommunityByName(community))!
+  const text = `old ${++n}`
+  const at = Date.now() - days * DAY
+  await u.store.addMessage({ id: n.toString(16).padStart(32, '0'), conversation: c.id, direction: 'in', sender: 'cd'.repeat(32), text, sentAt: at, receivedAt: at, status: 'received' })
+  return text
+}
 
 afterAll(async () => {
   await Promise.all(users.map((u) => u.stop().catch(() => undefined)))
@@ -62,5 +73,51 @@ describe('clear', () => {
     await waitForMessage(again, (x) => x.id === three.id, 20_000)
     await expect.poll(async () => (await again.status()).sync.envelopesToFetch === (await again.status()).sync.envelopesFetched, { timeout: 20_000 }).toBe(true)
     expect(await texts(again, '#club')).toEqual(['three'])
+  })
+
+  it('a retention deletes older messages at once and then every retentionCheckMs, only in its conversation, until it is turned off', { timeout: 60_000 }, async () => {
+    const alice = await start('alice2', [], undefined, { ...FAST, retentionCheckMs: 100 })
+    await alice.communityCreate('club')
+    await alice.communityCreate('other')
+    expect(await alice.retention('#club')).toBe(0)
+    await oldMessage(alice, 'club')
+    const recent = await alice.send('#club', 'recent')
+    expect(await alice.retention('#club', DAY)).toBe(DAY)
+    expect(await alice.retention('#club')).toBe(DAY)
+    // Set: what is older goes at once.
+    expect(await texts(alice, '#club')).toEqual([recent.text])
+    // Then periodically; a conversation without a retention keeps its old messages.
+    const kept = await oldMessage(alice, 'other')
+    await oldMessage(alice, 'club')
+    await expect.poll(async () => texts(alice, '#club'), { timeout: 10_000 }).toEqual([recent.text])
+    expect(await texts(alice, '#other')).toEqual([kept])
+    // Off: old messages stay (a pass over '#other', which has a retention now, shows the timer ran after they were written).
+    expect(await alice.retention('#club', 0)).toBe(0)
+    expect(await alice.retention('#other', DAY)).toBe(DAY)
+    expect(await texts(alice, '#other')).toEqual([])
+    const stays = await oldMessage(alice, 'club')
+    await oldMessage(alice, 'other')
+    await expect.poll(async () => texts(alice, '#other'), { timeout: 10_000 }).toEqual([])
+    expect(await texts(alice, '#club')).toEqual([stays, recent.text])
+    // Bad input: a typed error, and nothing changes.
+    await expect(alice.retention('#club', -1)).rejects.toBeInstanceOf(BadArgumentError)
+    await expect(alice.retention('nobody', DAY)).rejects.toBeInstanceOf(UnknownContactError)
+    await expect(alice.retention('#nowhere')).rejects.toBeInstanceOf(UnknownCommunityError)
+    expect(await alice.retention('#club')).toBe(0)
+  })
+
+  it('a retention survives a restart, and the node prunes when it starts', { timeout: 60_000 }, async () => {
+    // The periodic pass is far off: only the start-up pass can delete anything here.
+    const slow = { ...FAST, retentionCheckMs: 600_000 }
+    const carol = await start('carol', [], undefined, slow)
+    await carol.communityCreate('diary')
+    expect(await carol.retention('#diary', DAY)).toBe(DAY)
+    const old = await oldMessage(carol, 'diary')
+    const now = await carol.send('#diary', 'today')
+    expect(await texts(carol, '#diary')).toEqual([old, now.text])
+    await carol.stop()
+    const again = await start('carol', [], carol.home, slow)
+    expect(await again.retention('#diary')).toBe(DAY)
+    expect(await texts(again, '#diary')).toEqual([now.text])
   })
 })

@@ -139,7 +139,7 @@ describe('the built sotto command', () => {
     const home = await newHome()
     const top = await sotto(['--help'], home)
     expect(top.code).toBe(0)
-    for (const cmd of ['init', 'daemon', 'passphrase', 'id', 'contact', 'send', 'read', 'clear', 'community', 'status', 'relay', 'chat', 'demo']) {
+    for (const cmd of ['init', 'daemon', 'passphrase', 'id', 'contact', 'send', 'read', 'clear', 'retention', 'community', 'status', 'relay', 'chat', 'demo']) {
       expect(top.stdout).toContain(`  ${cmd}`)
     }
     for (const cmd of [['contact', 'verify'], ['community', 'rotate'], ['read'], ['daemon']]) {
@@ -272,7 +272,7 @@ describe('the built sotto command with the app', () => {
     expect(read).toEqual(['written under the old passphrase'])
   }, 60_000)
 
-  it('clear deletes a conversation\'s messages on this node, all or those older than an age; bad ages and names are refused', async () => {
+  it('clear deletes a conversation\'s messages on this node, all or those older than an age; retention shows and sets how long they are kept; bad ages and names are refused', async () => {
     const home = await newHome()
     expect((await sotto(['init', '--name', 'cleo'], home, { SOTTO_PASSPHRASE: 'pw' })).code).toBe(0)
     const d = new Running(['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], home, { SOTTO_PASSPHRASE: 'pw' })
@@ -298,6 +298,20 @@ describe('the built sotto command with the app', () => {
     expect(all.code).toBe(0)
     expect(JSON.parse(all.stdout)).toEqual({ deleted: 2 })
     expect(await texts()).toEqual([])
+
+    // retention: shown, set, shown as JSON, turned off; a bad age is a usage error and changes nothing.
+    expect((await sotto(['retention', '#notes'], home)).stdout).toBe('#notes: messages are kept on this node\n')
+    const set = await sotto(['retention', '#notes', '2w'], home)
+    expect(set.code).toBe(0)
+    expect(set.stdout).toBe('#notes: this node deletes messages 2w after storing them\n')
+    const bad = await sotto(['retention', '#notes', 'forever'], home)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toBe("sotto: the age must be 'off' or a number with s, m, h, d or w (e.g. 7d), not 'forever'\n")
+    expect(JSON.parse((await sotto(['retention', '#notes', '--json'], home)).stdout)).toEqual({ conversation: '#notes', retentionMs: 14 * 86_400_000 })
+    expect((await sotto(['retention', '#notes', 'off'], home)).stdout).toBe('#notes: messages are kept on this node\n')
+    const unknown = await sotto(['retention', 'nobody', '1d'], home)
+    expect(unknown.code).toBe(1)
+    oneLine(unknown)
   }, 60_000)
 
   it('a daemon serves status and id, refuses a second daemon, and stops cleanly on SIGTERM', async () => {

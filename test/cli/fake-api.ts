@@ -168,6 +168,12 @@ export class FakeApi implements SottoApi {
     this.messages = this.messages.filter((m) => m.conversation !== to || (olderThanMs !== undefined && Date.now() - m.receivedAt <= olderThanMs))
     return before - this.messages.length
   }
+  readonly retentions = new Map<string, number>()
+  async retention(to: string, ageMs?: number): Promise<number> {
+    this.#record('retention', [to, ageMs])
+    if (ageMs !== undefined) this.retentions.set(to, ageMs)
+    return this.retentions.get(to) ?? 0
+  }
   subscribe(listener: (message: MessageView) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
