@@ -123,6 +123,18 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.stop()))
 })
 
+const DAEMON_ARGS = ['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
+
+/** A new home with `name`'s identity and its daemon running (127.0.0.1, no mDNS); resolves once the daemon is ready. */
+async function daemonFor(name: string, passphrase = 'pw'): Promise<{ home: string; daemon: Running; ready: { peerId: string } }> {
+  const home = await newHome()
+  expect((await sotto(['init', '--name', name], home, { SOTTO_PASSPHRASE: passphrase })).code).toBe(0)
+  const daemon = new Running(DAEMON_ARGS, home, { SOTTO_PASSPHRASE: passphrase })
+  running.push(daemon)
+  const ready = JSON.parse(await daemon.line((l) => l.includes('"ready"'))) as { peerId: string }
+  return { home, daemon, ready }
+}
+
 const oneLine = (r: Result): void => {
   expect(r.stderr.trim().split('\n')).toHaveLength(1)
   expect(r.stderr).toMatch(/^sotto: /)
@@ -236,12 +248,7 @@ describe('the built sotto command with the app', () => {
   }, 60_000)
 
   it('passphrase changes the passphrase with the daemon stopped: the old one is refused after, the node and its history open with the new one', async () => {
-    const home = await newHome()
-    const daemonArgs = ['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
-    expect((await sotto(['init', '--name', 'pat'], home, { SOTTO_PASSPHRASE: 'old pw' })).code).toBe(0)
-    const d = new Running(daemonArgs, home, { SOTTO_PASSPHRASE: 'old pw' })
-    running.push(d)
-    const before = JSON.parse(await d.line((l) => l.includes('"ready"')))
+    const { home, daemon: d, ready: before } = await daemonFor('pat', 'old pw')
     expect((await sotto(['community', 'create', 'notes'], home)).code).toBe(0)
     expect((await sotto(['send', '#notes', 'written under the old passphrase'], home)).code).toBe(0)
     // While the daemon runs: refused before any passphrase is read.
@@ -262,9 +269,9 @@ describe('the built sotto command with the app', () => {
     const changed = await sotto(['passphrase'], home, { SOTTO_PASSPHRASE: 'old pw', SOTTO_NEW_PASSPHRASE: 'new pw' })
     expect(changed.code).toBe(0)
     expect(changed.stdout).toBe(`passphrase changed for ${home}\n`)
-    const old = await sotto(daemonArgs, home, { SOTTO_PASSPHRASE: 'old pw' })
+    const old = await sotto(DAEMON_ARGS, home, { SOTTO_PASSPHRASE: 'old pw' })
     expect(old.code).toBe(4)
-    const again = new Running(daemonArgs, home, { SOTTO_PASSPHRASE: 'new pw' })
+    const again = new Running(DAEMON_ARGS, home, { SOTTO_PASSPHRASE: 'new pw' })
     running.push(again)
     expect(JSON.parse(await again.line((l) => l.includes('"ready"'))).peerId).toBe(before.peerId)
     expect(JSON.parse((await sotto(['id', '--json'], home)).stdout)).toMatchObject({ name: 'pat' })
@@ -273,11 +280,7 @@ describe('the built sotto command with the app', () => {
   }, 60_000)
 
   it('clear deletes a conversation\'s messages on this node, all or those older than an age; retention shows and sets how long they are kept; bad ages and names are refused', async () => {
-    const home = await newHome()
-    expect((await sotto(['init', '--name', 'cleo'], home, { SOTTO_PASSPHRASE: 'pw' })).code).toBe(0)
-    const d = new Running(['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], home, { SOTTO_PASSPHRASE: 'pw' })
-    running.push(d)
-    await d.line((l) => l.includes('"ready"'))
+    const { home } = await daemonFor('cleo')
     expect((await sotto(['community', 'create', 'notes'], home)).code).toBe(0)
     for (const t of ['first', 'second']) expect((await sotto(['send', '#notes', t], home)).code).toBe(0)
     const texts = async (): Promise<string[]> => (await sotto(['read', '#notes', '--json'], home)).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).text)
@@ -315,11 +318,7 @@ describe('the built sotto command with the app', () => {
   }, 60_000)
 
   it('a daemon serves status and id, refuses a second daemon, and stops cleanly on SIGTERM', async () => {
-    const home = await newHome()
-    expect((await sotto(['init', '--name', 'solo'], home, { SOTTO_PASSPHRASE: 'pw' })).code).toBe(0)
-    const d = new Running(['daemon', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], home, { SOTTO_PASSPHRASE: 'pw' })
-    running.push(d)
-    const ready = JSON.parse(await d.line((l) => l.includes('"ready"')))
+    const { home, daemon: d, ready } = await daemonFor('solo')
     expect(ready.peerId).toMatch(/^12D3Koo/)
     expect(statSync(join(home, 'sotto.sock')).mode & 0o777).toBe(0o600)
     const status = await sotto(['status', '--json'], home)
