@@ -422,10 +422,10 @@ export class Sotto implements SottoApp {
     void this.#publishBundle()
     for (const c of await this.#store.listCommunities()) void this.#announceCommunity(c.id)
     await this.#serial(() => this.#endGraces())
-    await this.#serial(() => this.#applyRetention())
+    await this.#serial(() => this.#applyRetention(true))
     this.#timers.push(setInterval(() => this.#kickOutbox(), this.#timings.outboxIntervalMs))
     this.#timers.push(
-      setInterval(() => void this.#serial(() => this.#applyRetention()).catch((err) => log.error('pruning history failed: %s', err)), this.#timings.retentionCheckMs)
+      setInterval(() => void this.#serial(() => this.#applyRetention(false)).catch((err) => log.error('pruning history failed: %s', err)), this.#timings.retentionCheckMs)
     )
     this.#timers.push(
       setInterval(() => {
@@ -669,26 +669,30 @@ export class Sotto implements SottoApp {
         if (ageMs === undefined) return retentionOf(c)
         await this.#store.batch().putCommunity({ ...c, extra: withRetention(c.extra, ageMs) }).commit()
         this.#forgetCommunities()
-        await this.#pruneConversation(c.id, ageMs)
+        await this.#pruneConversation(c.id, ageMs, true)
         return ageMs
       }
       const contact = await this.#contactByName(to)
       if (ageMs === undefined) return retentionOf(contact)
       await this.#store.batch().putContact({ ...contact, extra: withRetention(contact.extra, ageMs) }).commit()
-      await this.#pruneConversation(contact.id, ageMs)
+      await this.#pruneConversation(contact.id, ageMs, true)
       return ageMs
     })
   }
 
-  /** Deletes the messages of every conversation with a retention that were stored longer ago than it. */
-  async #applyRetention(): Promise<void> {
+  /**
+   * Deletes the messages of every conversation with a retention that were stored longer ago than it. `full`: every
+   * message is read (when the node starts); else each conversation's oldest only, up to the first within the age (the
+   * periodic pass: it reads what it deletes, however long the history kept).
+   */
+  async #applyRetention(full: boolean): Promise<void> {
     for (const c of [...(await this.#store.listContacts()), ...(await this.#store.listCommunities())]) {
-      await this.#pruneConversation(c.id, retentionOf(c))
+      await this.#pruneConversation(c.id, retentionOf(c), full)
     }
   }
 
-  async #pruneConversation(conversation: string, ageMs: number): Promise<void> {
-    if (ageMs > 0) await this.#store.prune({ messages: { conversation, maxAgeMs: ageMs } })
+  async #pruneConversation(conversation: string, ageMs: number, full: boolean): Promise<void> {
+    if (ageMs > 0) await this.#store.prune({ messages: { conversation, maxAgeMs: ageMs, oldestFirst: !full } })
   }
 
   subscribe(listener: (message: MessageView) => void): () => void {

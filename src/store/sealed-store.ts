@@ -1219,12 +1219,22 @@ export class SealedStore implements Store {
   async #pruneMessages(conversation: string, limits: RetentionLimits, now: number): Promise<number> {
     return this.#exclusive(async () => {
       const prefix = recordKey(NS.message, this.keys.conversationPrefix(conversation))
-      const over = this.#overLimit(limits, now)
       const ops: LevelOp[] = []
-      for await (const [key, value] of scan(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true }))) {
-        const m = this.openValue(key, value) as unknown as MessageRecord
-        if (over(m.receivedAt, value.length)) {
-          ops.push({ type: 'del', key: new Uint8Array(key) }, { type: 'del', key: this.keys.messageId(m.id) })
+      const drop = (key: Uint8Array, m: MessageRecord): void => {
+        ops.push({ type: 'del', key: new Uint8Array(key) }, { type: 'del', key: this.keys.messageId(m.id) })
+      }
+      if (limits.oldestFirst === true && limits.maxAgeMs !== undefined && limits.maxCount === undefined && limits.maxBytes === undefined) {
+        const cutoff = now - limits.maxAgeMs
+        for await (const [key, value] of scan(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }), 64)) {
+          const m = this.openValue(key, value) as unknown as MessageRecord
+          if (m.receivedAt >= cutoff) break
+          drop(key, m)
+        }
+      } else {
+        const over = this.#overLimit(limits, now)
+        for await (const [key, value] of scan(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true }))) {
+          const m = this.openValue(key, value) as unknown as MessageRecord
+          if (over(m.receivedAt, value.length)) drop(key, m)
         }
       }
       if (ops.length > 0) await this.db.batch(ops)

@@ -167,6 +167,12 @@ export interface RetentionLimits {
   maxCount?: number
   /** Keep at most this many stored bytes (sealed values), newest kept. */
   maxBytes?: number
+  /**
+   * Messages, with `maxAgeMs` as the only limit: scan from the oldest and stop at the first message within the age, so
+   * that a pass reads what it deletes and one more. Messages are stored in seq order with `receivedAt` the time of
+   * storing, so this finds every one over the age unless the clock was set back meanwhile (a full pass finds those).
+   */
+  oldestFirst?: boolean
 }
 
 /** What to prune. Without `conversation`/`topic`, the limits apply to each conversation/topic. */

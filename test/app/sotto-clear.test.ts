@@ -77,8 +77,7 @@ describe('clear', () => {
 
   it('a retention deletes older messages at once and then every retentionCheckMs, only in its conversation, until it is turned off', { timeout: 60_000 }, async () => {
     const alice = await start('alice2', [], undefined, { ...FAST, retentionCheckMs: 100 })
-    await alice.communityCreate('club')
-    await alice.communityCreate('other')
+    for (const c of ['club', 'other', 'ticker']) await alice.communityCreate(c)
     expect(await alice.retention('#club')).toBe(0)
     await oldMessage(alice, 'club')
     const recent = await alice.send('#club', 'recent')
@@ -87,23 +86,25 @@ describe('clear', () => {
     // Set: what is older goes at once.
     expect(await texts(alice, '#club')).toEqual([recent.text])
     // Then periodically; a conversation without a retention keeps its old messages.
+    expect(await alice.retention('#ticker', DAY)).toBe(DAY)
     const kept = await oldMessage(alice, 'other')
-    await oldMessage(alice, 'club')
-    await expect.poll(async () => texts(alice, '#club'), { timeout: 10_000 }).toEqual([recent.text])
+    await oldMessage(alice, 'ticker')
+    await expect.poll(async () => texts(alice, '#ticker'), { timeout: 10_000 }).toEqual([])
     expect(await texts(alice, '#other')).toEqual([kept])
     // Off: old messages stay (a pass over '#other', which has a retention now, shows the timer ran after they were written).
-    expect(await alice.retention('#club', 0)).toBe(0)
+    expect(await alice.retention('#ticker', 0)).toBe(0)
+    const stays = await oldMessage(alice, 'ticker')
     expect(await alice.retention('#other', DAY)).toBe(DAY)
     expect(await texts(alice, '#other')).toEqual([])
-    const stays = await oldMessage(alice, 'club')
     await oldMessage(alice, 'other')
     await expect.poll(async () => texts(alice, '#other'), { timeout: 10_000 }).toEqual([])
-    expect(await texts(alice, '#club')).toEqual([stays, recent.text])
+    expect(await texts(alice, '#ticker')).toEqual([stays])
     // Bad input: a typed error, and nothing changes.
     await expect(alice.retention('#club', -1)).rejects.toBeInstanceOf(BadArgumentError)
     await expect(alice.retention('nobody', DAY)).rejects.toBeInstanceOf(UnknownContactError)
     await expect(alice.retention('#nowhere')).rejects.toBeInstanceOf(UnknownCommunityError)
-    expect(await alice.retention('#club')).toBe(0)
+    expect(await alice.retention('#club')).toBe(DAY)
+    expect(await alice.retention('#ticker')).toBe(0)
   })
 
   it('a retention survives a restart, and the node prunes when it starts', { timeout: 60_000 }, async () => {

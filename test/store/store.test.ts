@@ -461,6 +461,21 @@ describe.each([
   })
 
   describe('retention', () => {
+    it('oldestFirst prunes by age from the oldest and stops at the first message within it; a full pass finds the rest', async () => {
+      const b = store.batch()
+      // Stored in this order; the fifth after the clock was set back.
+      for (const [i, at] of [[1, 1000], [2, 2000], [3, 3000], [4, 9000], [5, 1500], [6, 9500]] as const) b.putMessage(message('c1', i, { receivedAt: at }))
+      await b.commit()
+      const seqs = async (): Promise<number[]> => (await store.listMessages('c1', { limit: 100 })).map((m) => m.seq)
+      // Keep receivedAt >= 10000 - 5000.
+      expect((await store.prune({ messages: { conversation: 'c1', maxAgeMs: 5000, oldestFirst: true }, now: 10_000 })).messages).toBe(3)
+      expect(await seqs()).toEqual([4, 5, 6])
+      expect(await store.getMessage('c1-m2')).toBeUndefined()
+      expect((await store.prune({ messages: { conversation: 'c1', maxAgeMs: 5000, oldestFirst: true }, now: 10_000 })).messages).toBe(0)
+      expect((await store.prune({ messages: { conversation: 'c1', maxAgeMs: 5000 }, now: 10_000 })).messages).toBe(1)
+      expect(await seqs()).toEqual([4, 6])
+    })
+
     it('caps messages by count, age and size per conversation', async () => {
       const b = store.batch()
       for (let i = 1; i <= 30; i++) b.putMessage(message('c1', i, { receivedAt: i * 1000 }))
