@@ -249,6 +249,13 @@ function retentionOf(record: { extra?: StoreObject }): number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0
 }
 
+/** Throws BadArgumentError unless `ageMs` is absent or a whole number of ms, 0 or more. */
+function checkAge(ageMs: number | undefined): void {
+  if (ageMs !== undefined && (!Number.isSafeInteger(ageMs) || ageMs < 0)) {
+    throw new BadArgumentError('the age must be a whole number of milliseconds, 0 or more')
+  }
+}
+
 /** `extra` with the retention set (0 removes it). */
 function withRetention(extra: StoreObject | undefined, ageMs: number): StoreObject {
   const { retentionMs: _, ...rest } = extra ?? {}
@@ -648,9 +655,7 @@ export class Sotto implements SottoApp {
   }
 
   async clear(to: string, olderThanMs?: number): Promise<number> {
-    if (olderThanMs !== undefined && (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0)) {
-      throw new BadArgumentError('the age must be a whole number of milliseconds, 0 or more')
-    }
+    checkAge(olderThanMs)
     return this.#serial(async () => {
       const conversation = await this.#conversationId(to)
       // Age counts from when this node stored a message (receivedAt); maxCount 0 is every message.
@@ -660,22 +665,18 @@ export class Sotto implements SottoApp {
   }
 
   async retention(to: string, ageMs?: number): Promise<number> {
-    if (ageMs !== undefined && (!Number.isSafeInteger(ageMs) || ageMs < 0)) {
-      throw new BadArgumentError('the age must be a whole number of milliseconds, 0 (off) or more')
-    }
+    checkAge(ageMs)
     return this.#serial(async () => {
-      if (to.startsWith('#')) {
-        const c = await this.#communityByName(to)
-        if (ageMs === undefined) return retentionOf(c)
-        await this.#store.batch().putCommunity({ ...c, extra: withRetention(c.extra, ageMs) }).commit()
-        this.#forgetCommunities()
-        await this.#pruneConversation(c.id, ageMs, true)
-        return ageMs
-      }
-      const contact = await this.#contactByName(to)
-      if (ageMs === undefined) return retentionOf(contact)
-      await this.#store.batch().putContact({ ...contact, extra: withRetention(contact.extra, ageMs) }).commit()
-      await this.#pruneConversation(contact.id, ageMs, true)
+      const community = to.startsWith('#') ? await this.#communityByName(to) : undefined
+      const record = community ?? (await this.#contactByName(to))
+      if (ageMs === undefined) return retentionOf(record)
+      const extra = withRetention(record.extra, ageMs)
+      const b = this.#store.batch()
+      if (community !== undefined) b.putCommunity({ ...community, extra })
+      else b.putContact({ ...(record as ContactRecord), extra })
+      await b.commit()
+      if (community !== undefined) this.#forgetCommunities()
+      await this.#pruneConversation(record.id, ageMs, true)
       return ageMs
     })
   }
