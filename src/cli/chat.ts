@@ -11,6 +11,7 @@
  */
 import { createInterface, emitKeypressEvents } from 'node:readline'
 import type { MessageView } from '../app/api.js'
+import { AGE_FORMAT, parseAge, retentionLine } from './age.js'
 import { DaemonNotRunningError } from './errors.js'
 import { clean, formatTime, mark, type Out, statusRank, width } from './output.js'
 import type { ApiConnection } from './rpc.js'
@@ -38,7 +39,7 @@ interface Conversation {
   unread: number
 }
 
-const HELP = '/switch NAME  /accept NAME  /list  /quit  (Tab switches, PgUp/PgDn scroll)'
+const HELP = '/switch NAME  /accept NAME  /list  /retention [AGE|off]  /quit  (Tab switches, PgUp/PgDn scroll)'
 
 /** The chat's state, independent of how it is drawn. */
 export class ChatModel {
@@ -263,6 +264,19 @@ export async function runChat(api: ApiConnection, io: ChatIo, options: ChatOptio
         view.notice(`accepted ${clean(contact.name)}`)
         return
       }
+      case '/retention': {
+        // How long this node keeps the open conversation's messages; setting it deletes what is older at once.
+        if (model.current === undefined) return view.notice('no conversation open: /switch NAME')
+        const ageMs = arg === '' ? undefined : arg === 'off' ? 0 : parseAge(arg)
+        if (arg !== '' && ageMs === undefined) return view.notice(`usage: /retention [AGE|off], AGE ${AGE_FORMAT}`)
+        const name = model.current
+        const retentionMs = await api.retention(name, ageMs)
+        if (ageMs !== undefined && ageMs > 0) {
+          await reload()
+          view.switched()
+        }
+        return view.notice(retentionLine(name, retentionMs))
+      }
       default:
         if (command!.startsWith('/') && !command!.startsWith('//')) return view.notice(`unknown command ${clean(command!)}; ${HELP}`)
     }
@@ -282,7 +296,7 @@ interface View {
 }
 
 function plainLine(m: MessageView): string {
-  const tail = mark(m.status)
+  const tail = mark(m)
   return `[${clean(m.conversation)}] ${clean(m.from)}: ${clean(m.text)}${tail ? ' ' + tail : ''}`
 }
 
@@ -449,7 +463,7 @@ class ScreenView implements View {
     const lines: string[] = []
     const current = model.current === undefined ? undefined : model.conversation(model.current)
     for (const m of current?.messages ?? []) {
-      const tail = mark(m.status)
+      const tail = mark(m)
       const text = `${formatTime(m.sentAt)} ${clean(m.from)}: ${clean(m.text)}${tail ? ' ' + tail : ''}`
       const chars = [...text]
       for (let i = 0; i < chars.length; i += cols) lines.push(chars.slice(i, i + cols).join(''))

@@ -129,7 +129,7 @@ export async function runDemo(appModule: AppModule, options: DemoOptions): Promi
     await run('A private conversation, end-to-end encrypted', async () => {
       const hello = 'Hi Bob! This is Alice, over sotto.'
       const sent = await app(alice).send('bob', hello)
-      say(`   alice → bob: "${hello}" ${mark(sent.status)}`)
+      say(`   alice → bob: "${hello}" ${mark(sent)}`)
       const got = await received(bob, 'alice', hello)
       say(`   ✓ bob received it from ${got.from}`)
       await delivered(alice, 'bob', sent.id)

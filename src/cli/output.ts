@@ -67,9 +67,13 @@ export function statusRank(status: MessageStatus): number {
   return STATUS_RANK[status] ?? 0
 }
 
-/** The delivery mark of a message: ✓ sent, ✓✓ delivered or read, … queued, ✗ failed; none when received. */
-export function mark(status: MessageStatus): string {
-  switch (status) {
+/**
+ * The delivery mark of a message the user sent: ✓ sent, ✓✓ delivered or read, … queued, ✗ failed. None on a message
+ * received, read or not: the marks tell the sender how far their message got.
+ */
+export function mark(m: Pick<MessageView, 'from' | 'status'>): string {
+  if (m.from !== 'me') return ''
+  switch (m.status) {
     case 'queued':
       return '…'
     case 'sent':
@@ -107,7 +111,7 @@ export function clean(text: string): string {
 export function messageLine(m: MessageView, withConversation: boolean, now = Date.now()): string {
   const parts = [formatTime(m.sentAt, now)]
   if (withConversation) parts.push(`[${clean(m.conversation)}]`)
-  const tail = mark(m.status)
+  const tail = mark(m)
   parts.push(`${clean(m.from)}: ${clean(m.text)}${tail ? ' ' + tail : ''}`)
   return parts.join('  ')
 }

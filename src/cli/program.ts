@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { join, resolve } from 'node:path'
 import { logger } from '../app/log.js'
 import type { MessageStatus, MessageView, SottoApi } from '../app/api.js'
+import { AGE_FORMAT, parseAge, retentionLine } from './age.js'
 import { type AppModule, loadApp } from './app-module.js'
 import { runChat } from './chat.js'
 import { claimSocket, listenError, startDaemon } from './daemon.js'
@@ -62,19 +63,11 @@ const positiveInt = (value: string): number => {
   return n
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-
-/** An age such as `90s`, `30m`, `12h`, `7d` or `2w`, in milliseconds. */
+/** An age option (`7d`), in milliseconds. */
 const duration = (value: string): number => {
-  const match = /^(\d{1,9})([smhdw])$/.exec(value)
-  if (match === null) throw new InvalidArgumentError('must be a number with s, m, h, d or w, e.g. 7d')
-  return Number(match[1]) * UNIT_MS[match[2]!]!
-}
-
-/** An age in the largest unit that divides it exactly (`7d`, `90m`). */
-const formatAge = (ms: number): string => {
-  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`
-  return `${ms} ms`
+  const ms = parseAge(value)
+  if (ms === undefined) throw new InvalidArgumentError(`must be ${AGE_FORMAT}`)
+  return ms
 }
 
 /** `#garden` and `garden` name the same community in community commands. */
@@ -363,19 +356,11 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--json', 'print {"conversation", "retentionMs"} as JSON (0: kept)')
     .action((to: string, age: string | undefined, opts: { json?: boolean }) =>
       withApi(async (api) => {
-        let ageMs: number | undefined
-        try {
-          ageMs = age === undefined ? undefined : age === 'off' ? 0 : duration(age)
-        } catch {
-          throw new UsageError(`the age must be 'off' or a number with s, m, h, d or w (e.g. 7d), not '${clean(age!)}'`)
-        }
+        const ageMs = age === undefined ? undefined : age === 'off' ? 0 : parseAge(age)
+        if (age !== undefined && ageMs === undefined) throw new UsageError(`the age must be 'off' or ${AGE_FORMAT}, not '${clean(age)}'`)
         const retentionMs = await api.retention(to, ageMs)
         if (opts.json) return printJsonLines(out, [{ conversation: to, retentionMs }])
-        out.write(
-          retentionMs === 0
-            ? `${clean(to)}: messages are kept on this node\n`
-            : `${clean(to)}: this node deletes messages ${formatAge(retentionMs)} after storing them\n`
-        )
+        out.write(`${retentionLine(to, retentionMs)}\n`)
       })
     )
 

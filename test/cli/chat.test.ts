@@ -104,6 +104,29 @@ describe('chat, plain mode driven through stdin', () => {
     expect(s.text().trim().split('\n').at(-1)).toBe('* bye')
   })
 
+  it('/retention shows and sets how long this node keeps the open conversation', async () => {
+    const api = await fixture()
+    const s = screen(false)
+    const done = runChat(api, s.io, { to: 'bob' })
+    await expect.poll(s.text).toContain('* talking in bob')
+    s.input.write('/retention\n')
+    await expect.poll(s.text).toContain('* bob: messages are kept on this node')
+    s.input.write('/retention 3d\n')
+    await expect.poll(s.text).toContain('* bob: this node deletes messages 3d after storing them')
+    expect(api.calls.filter((c) => c.method === 'retention').map((c) => c.args)).toEqual([['bob', undefined], ['bob', 259_200_000]])
+    // Redrawn after the retention deleted what was older: Bob's message, read by now, carries no delivery mark (those
+    // are for what the user sent).
+    expect(s.text().split('\n').filter((l) => l.startsWith('[bob] bob: hi there'))).toEqual(['[bob] bob: hi there', '[bob] bob: hi there'])
+    s.input.write('/retention soon\n')
+    await expect.poll(s.text).toContain('* usage: /retention [AGE|off]')
+    expect(api.calls.filter((c) => c.method === 'retention')).toHaveLength(2)
+    s.input.write('/retention off\n')
+    await expect.poll(() => s.text().split('* bob: messages are kept on this node').length).toBe(3)
+    expect(api.calls.filter((c) => c.method === 'retention').at(-1)!.args).toEqual(['bob', 0])
+    s.input.write('/quit\n')
+    await done
+  })
+
   it('shows contact requests and accepts them', async () => {
     const api = await fixture()
     api.contacts.set('dave', { name: 'dave', fingerprint: 'dd', state: 'request', verified: false, identityChanged: false })
