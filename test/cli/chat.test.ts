@@ -37,6 +37,14 @@ function screen(tty: boolean): Screen {
   }
 }
 
+/** A line-mode chat opened on bob's conversation; resolves once it says so. */
+async function talkingToBob(api: FakeConnection): Promise<{ s: Screen; done: Promise<void> }> {
+  const s = screen(false)
+  const done = runChat(api, s.io, { to: 'bob' })
+  await expect.poll(s.text).toContain('* talking in bob')
+  return { s, done }
+}
+
 async function fixture(): Promise<FakeConnection> {
   const api = new FakeConnection()
   await api.contactAdd('invite:bob')
@@ -75,9 +83,7 @@ describe('ChatModel', () => {
 describe('chat, plain mode driven through stdin', () => {
   it('shows conversations with unread counts, sends, shows delivery marks, switches and quits', async () => {
     const api = await fixture()
-    const s = screen(false)
-    const done = runChat(api, s.io, { to: 'bob' })
-    await expect.poll(s.text).toContain('* talking in bob')
+    const { s, done } = await talkingToBob(api)
     expect(s.text()).toContain('* conversations: bob, carol (2 unread), #garden')
     expect(s.text()).toContain('[bob] bob: hi there')
     expect(s.text()).toContain('[bob] me: earlier reply ✓')
@@ -106,9 +112,7 @@ describe('chat, plain mode driven through stdin', () => {
 
   it('/retention shows and sets how long this node keeps the open conversation', async () => {
     const api = await fixture()
-    const s = screen(false)
-    const done = runChat(api, s.io, { to: 'bob' })
-    await expect.poll(s.text).toContain('* talking in bob')
+    const { s, done } = await talkingToBob(api)
     s.input.write('/retention\n')
     await expect.poll(s.text).toContain('* bob: messages are kept on this node')
     s.input.write('/retention 3d\n')
@@ -215,9 +219,7 @@ describe('chat, delivery before the send returns', () => {
       api.deliverAll() // the daemon's 'delivered' event overtakes the send's own response
       return m
     }
-    const s = screen(false)
-    const done = runChat(api, s.io, { to: 'bob' })
-    await expect.poll(s.text).toContain('* talking in bob')
+    const { s, done } = await talkingToBob(api)
     s.input.write('fast\n')
     await expect.poll(s.text).toContain('[bob] me: fast ✓✓\n')
     s.input.write('/quit\n')
