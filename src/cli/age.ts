@@ -6,13 +6,17 @@ import { clean } from './output.js'
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
-/** What an age looks like, for messages about a bad one. */
-export const AGE_FORMAT = 'a number with s, m, h, d or w (e.g. 7d)'
+/** The longest age taken: 100 years (36,500 days). */
+export const MAX_AGE_MS = 36_500 * UNIT_MS['d']!
 
-/** The age in milliseconds, or undefined when `value` is not one. */
+/** What an age looks like, for messages about a bad one. */
+export const AGE_FORMAT = 'a number with s, m, h, d or w, at most 100 years (e.g. 7d)'
+
+/** The age in milliseconds, or undefined when `value` is not one (or is over MAX_AGE_MS). */
 export function parseAge(value: string): number | undefined {
   const match = /^(\d{1,9})([smhdw])$/.exec(value)
-  return match === null ? undefined : Number(match[1]) * UNIT_MS[match[2]!]!
+  const ms = match === null ? undefined : Number(match[1]) * UNIT_MS[match[2]!]!
+  return ms !== undefined && ms <= MAX_AGE_MS ? ms : undefined
 }
 
 /** An age in the largest unit that divides it exactly (`7d`, `90m`). */

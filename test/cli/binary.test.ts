@@ -289,7 +289,7 @@ describe('the built sotto command with the app', () => {
     expect(young.code).toBe(0)
     expect(young.stdout).toBe('deleted 0 messages of #notes from this node\n')
     expect(await texts()).toEqual(['first', 'second'])
-    for (const bad of ['7', '7x', '-1d', 'soon']) {
+    for (const bad of ['7', '7x', '-1d', 'soon', '36501d']) {
       const r = await sotto(['clear', '#notes', '--older-than', bad], home)
       expect(r.code, bad).toBe(2)
       oneLine(r)
@@ -309,7 +309,10 @@ describe('the built sotto command with the app', () => {
     expect(set.stdout).toBe('#notes: this node deletes messages 2w after storing them\n')
     const bad = await sotto(['retention', '#notes', 'forever'], home)
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toBe("sotto: the age must be 'off' or a number with s, m, h, d or w (e.g. 7d), not 'forever'\n")
+    expect(bad.stderr).toBe("sotto: the age must be 'off' or a number with s, m, h, d or w, at most 100 years (e.g. 7d), not 'forever'\n")
+    const huge = await sotto(['retention', '#notes', '999999999w'], home)
+    expect(huge.code).toBe(2)
+    oneLine(huge)
     expect(JSON.parse((await sotto(['retention', '#notes', '--json'], home)).stdout)).toEqual({ conversation: '#notes', retentionMs: 14 * 86_400_000 })
     expect((await sotto(['retention', '#notes', 'off'], home)).stdout).toBe('#notes: messages are kept on this node\n')
     const unknown = await sotto(['retention', 'nobody', '1d'], home)
