@@ -3,6 +3,7 @@
  * unlocks the store, starts the libp2p node and returns the running app (src/app/api.ts); `changePassphrase`
  * rewraps the store's key under a new passphrase.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULT_ARGON2 } from '../crypto/atrest.js'
 import { IdentityKeyPair } from '../crypto/identity.js'
@@ -21,6 +22,7 @@ import {
   WrongPassphraseError
 } from '../store/index.js'
 import { sottoRecordTypes } from './dht-records.js'
+import { RELAY_KEY_FILE } from './relay.js'
 import type { IdView, SottoApp, SottoOptions } from './api.js'
 import {
   AlreadyInitialisedError,
@@ -93,6 +95,10 @@ export async function initSotto(options: SottoOptions & { name?: string }): Prom
  */
 export async function changePassphrase(options: SottoOptions & { newPassphrase: string }): Promise<void> {
   if (options.newPassphrase === '') throw new BadPassphraseError('the new passphrase must not be empty')
+  // A relay's store sealed under the random key of its key file has no passphrase to change.
+  if (existsSync(join(options.home, RELAY_KEY_FILE))) {
+    throw new BadPassphraseError(`${options.home} is a relay's data directory, sealed under the key in ${RELAY_KEY_FILE}: it has no passphrase`)
+  }
   let store: Store
   try {
     store = await openLevelStore(storeDirectory(options.home), options.passphrase, { argon2: options.argon2 })

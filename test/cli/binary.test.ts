@@ -6,7 +6,7 @@
  * SOTTO_ARGON2=test (test-only: minimum Argon2id limits) keeps them fast.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { type AddressInfo, createServer } from 'node:net'
@@ -277,6 +277,12 @@ describe('the built sotto command with the app', () => {
     expect(JSON.parse((await sotto(['id', '--json'], home)).stdout)).toMatchObject({ name: 'pat' })
     const read = (await sotto(['read', '#notes', '--json'], home)).stdout.trim().split('\n').map((l) => JSON.parse(l).text)
     expect(read).toEqual(['written under the old passphrase'])
+    // A relay's data directory sealed under its random key file has no passphrase: refused, in one line.
+    const relayHome = await newHome()
+    writeFileSync(join(relayHome, 'relay.key'), `${'ab'.repeat(32)}\n`)
+    const relay = await sotto(['passphrase'], relayHome, { SOTTO_PASSPHRASE: 'x', SOTTO_NEW_PASSPHRASE: 'y' })
+    expect(relay.code).toBe(1)
+    expect(relay.stderr).toBe(`sotto: ${relayHome} is a relay's data directory, sealed under the key in relay.key: it has no passphrase\n`)
   }, 60_000)
 
   it('clear deletes a conversation\'s messages on this node, all or those older than an age; retention shows and sets how long they are kept; bad ages and names are refused', async () => {
