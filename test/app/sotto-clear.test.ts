@@ -4,16 +4,11 @@
  * conversation's retention (`retention`): the node deletes what is older, at once and then periodically. Real nodes on
  * 127.0.0.1, real LevelDB.
  */
-import { afterAll, describe, expect, it } from 'vitest'
-import { BadArgumentError, type SottoTimings, UnknownCommunityError, UnknownContactError } from '../../src/app/index.js'
-import { cleanup, FAST, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
+import { describe, expect, it } from 'vitest'
+import { BadArgumentError, UnknownCommunityError, UnknownContactError } from '../../src/app/index.js'
+import { FAST, type TestUser, usersOfThisFile, waitForMessage } from '../integration/helpers.js'
 
-const users: TestUser[] = []
-const start = async (name: string, bootstrap: string[] = [], home?: string, timings: Partial<SottoTimings> = FAST): Promise<TestUser> => {
-  const u = await startUser(name, bootstrap, home, timings)
-  users.push(u)
-  return u
-}
+const start = usersOfThisFile()
 const texts = async (u: TestUser, to: string): Promise<string[]> => (await u.read(to, 1000)).map((m) => m.text)
 const DAY = 86_400_000
 let n = 0
@@ -25,11 +20,6 @@ async function oldMessage(u: TestUser, community: string, days = 2): Promise<str
   await u.store.addMessage({ id: n.toString(16).padStart(32, '0'), conversation: c.id, direction: 'in', sender: 'cd'.repeat(32), text, sentAt: at, receivedAt: at, status: 'received' })
   return text
 }
-
-afterAll(async () => {
-  await Promise.all(users.map((u) => u.stop().catch(() => undefined)))
-  await cleanup()
-})
 
 describe('clear', () => {
   it('deletes what was stored longer ago than an age, then everything; others keep theirs; nothing comes back after a restart', { timeout: 90_000 }, async () => {

@@ -4,12 +4,12 @@
  * member the rotation removed; the chain states of epochs no longer read are deleted, and when the grace period is
  * over the epoch's topic and chain states go. Real nodes on 127.0.0.1, real LevelDB.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../src/crypto/primitives.js'
 import { communityTopic, rendezvousKey } from '../../src/protocol/index.js'
-import { cleanup, FAST, startUser, type TestUser, waitForMessage } from '../integration/helpers.js'
+import { FAST, type TestUser, usersOfThisFile, waitForMessage } from '../integration/helpers.js'
 
-const users: TestUser[] = []
+const startUser = usersOfThisFile()
 
 /**
  * A user as test/integration/helpers.ts startUser makes one, but with no periodic sync in the test's time (a grant
@@ -17,9 +17,7 @@ const users: TestUser[] = []
  */
 async function user(name: string, bootstrap: string[] = [], epochGraceMs?: number, home?: string): Promise<TestUser> {
   const timings = { ...FAST, syncIntervalMs: 600_000, ...(epochGraceMs === undefined ? {} : { epochGraceMs }) }
-  const u = await startUser(name, bootstrap, home, timings)
-  users.push(u)
-  return u
+  return startUser(name, bootstrap, home, timings)
 }
 
 /** Alice creates `community` and the others join it by invite; returns once Alice sees them all as members. */
@@ -56,11 +54,6 @@ async function chainEpochs(u: TestUser, name: string): Promise<number[]> {
   const c = (await u.store.getCommunityByName(name))!
   return [...new Set((await u.store.listChainStates(c.id)).map((s) => Number(s.chainId.split(':')[1])))].sort((a, b) => a - b)
 }
-
-afterAll(async () => {
-  await Promise.all(users.map((u) => u.stop().catch(() => undefined)))
-  await cleanup()
-})
 
 describe('the previous epoch after a rotation', () => {
   it('a member whose grant has not arrived sends in the old epoch, and the members who moved store it; a removed member and a leaked invite are refused', { timeout: 90_000 }, async () => {
@@ -216,18 +209,13 @@ describe('the previous epoch after a rotation', () => {
 describe('members across rotations', () => {
   it('a member who never writes is known to an admin who joined after her, and gets the key at that admin\'s rotation', { timeout: 120_000 }, async () => {
     // Periodic sync on: Carol learns the epoch's history (the profiles in it) from the others.
-    const start = async (name: string, bootstrap: string[] = []): Promise<TestUser> => {
-      const u = await startUser(name, bootstrap)
-      users.push(u)
-      return u
-    }
-    const alice = await start('alice5')
-    const bob = await start('bob5', alice.node.addresses())
+    const alice = await startUser('alice5')
+    const bob = await startUser('bob5', alice.node.addresses())
     await community('lurk', alice, [bob])
     // Bob never writes a text. Alice rotates; Bob's profile of epoch 0 is in an epoch Carol will never hold.
     await alice.communityRotate('lurk')
     await expect.poll(async () => (await bob.communityList())[0]!.epoch, { timeout: 15_000 }).toBe(1)
-    const carol = await start('carol5', alice.node.addresses())
+    const carol = await startUser('carol5', alice.node.addresses())
     await carol.communityJoin(await alice.communityInvite('lurk'))
     // Carol knows Bob from what he posted in epoch 1 (his profile there, which she gets with the epoch's history).
     await expect.poll(async () => (await carol.communityMembers('lurk')).map((m) => m.name).sort(), { timeout: 20_000 }).toEqual(['alice5', 'bob5', 'carol5'])

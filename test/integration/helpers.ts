@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initSotto, type MessageView, openSotto, type Sotto, type SottoApp, type SottoTimings } from '../../src/app/index.js'
 import { TEST_ARGON2 } from '../../src/crypto/atrest.js'
+import { afterAll } from 'vitest'
 
 /** Test-only Argon2id limits (the minimum libsodium allows) so that opening a store takes milliseconds. */
 export const ARGON2 = TEST_ARGON2
@@ -37,6 +38,23 @@ export async function startUser(name: string, bootstrap: string[] = [], home?: s
     timings
   })
   return Object.assign(app, { home: dir, name }) as TestUser
+}
+
+/**
+ * startUser for the tests of one file: every user it starts is stopped after them (a failed stop ignored), and the
+ * temp dirs removed. Call it at the top level of the file.
+ */
+export function usersOfThisFile(): typeof startUser {
+  const users: TestUser[] = []
+  afterAll(async () => {
+    await Promise.all(users.map((u) => u.stop().catch(() => undefined)))
+    await cleanup()
+  })
+  return async (...args) => {
+    const u = await startUser(...args)
+    users.push(u)
+    return u
+  }
 }
 
 /** Removes every temp dir made by tempHome(). */
